@@ -1,0 +1,25 @@
+"""Tasks of "Learning to Reinforcement Learn" as batched TF cores + dm_env faces."""
+
+from environments.bandits import BernoulliBandit, DISTRIBUTIONS as BANDIT_TASKS
+from environments.core import BatchedCore, StepOutput, step_autoreset
+from environments.dm_env_face import CoreEnvironment
+
+TASKS = {name: (lambda n=name, **kw: BernoulliBandit(n, **kw))
+         for name in BANDIT_TASKS}
+
+
+def make_core(task: str, **kwargs) -> BatchedCore:
+  """The batched core of a named task (see `TASKS`)."""
+  if task not in TASKS:
+    raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
+  return TASKS[task](**kwargs)
+
+
+def make_environment(task: str, seed: int = 0, **kwargs) -> CoreEnvironment:
+  """The `dm_env.Environment` face (batch size 1) of a named task."""
+  return CoreEnvironment(make_core(task, **kwargs), seed=seed)
+
+
+__all__ = ['BatchedCore', 'StepOutput', 'step_autoreset', 'CoreEnvironment',
+           'BernoulliBandit', 'BANDIT_TASKS', 'TASKS', 'make_core',
+           'make_environment']

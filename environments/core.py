@@ -1,0 +1,133 @@
+"""Batched, functional environment cores written in TensorFlow ops.
+
+A core is the single definition of a task's dynamics. It is pure: all state lives
+in a nested structure of tensors with a leading batch dimension, and every random
+draw uses stateless RNG ops seeded from a `key` (an int32 tensor of shape [2]).
+That lets a whole unroll of environment and agent run inside one `tf.function`
+(`tf.while_loop`), and lets checkpoints hold the environment state exactly.
+
+    state, obs = core.reset(key, batch_size)
+    state, out = core.step(key, state, action)      # out: StepOutput
+    info = core.task_info(state)                   # ground truth, never fed to agents
+
+`step_autoreset` turns any core into a never-ending stream of episodes by
+computing both the step and a fresh reset and selecting per batch element on
+`out.last` (the gymnax pattern). The `dm_env.Environment` face for users lives in
+`environments.dm_env_face` and wraps the same functions.
+"""
+
+import abc
+from typing import Any, Dict, NamedTuple
+
+import dm_env
+from dm_env import specs
+import tensorflow as tf
+import tree
+
+
+class StepOutput(NamedTuple):
+  """What one batched environment transition produces.
+
+  Attributes:
+    reward: float32 [B], reward of the action just taken.
+    discount: float32 [B], 0 where the episode terminated, else 1.
+    last: bool [B], True where this transition ended the episode.
+    observation: dict of [B, ...] tensors, the observation after the transition
+      (for `last` elements, the final observation of the ended episode).
+    info: dict of [B, ...] tensors, ground truth about the transition for
+      evaluation code (e.g. `arm_probs` of the episode). Never fed to agents.
+  """
+  reward: tf.Tensor
+  discount: tf.Tensor
+  last: tf.Tensor
+  observation: Dict[str, tf.Tensor]
+  info: Dict[str, tf.Tensor]
+
+
+class BatchedCore(abc.ABC):
+  """Interface of a batched task written in TF ops."""
+
+  name: str = 'core'
+
+  @property
+  @abc.abstractmethod
+  def num_actions(self) -> int:
+    """Number of discrete actions."""
+
+  @property
+  @abc.abstractmethod
+  def episode_length(self) -> int:
+    """Maximum number of agent steps in one episode."""
+
+  @abc.abstractmethod
+  def observation_spec(self) -> Dict[str, specs.Array]:
+    """Per-environment (unbatched) spec of the agent's observation dict."""
+
+  @abc.abstractmethod
+  def reset(self, key: tf.Tensor, batch_size: int) -> tuple:
+    """Samples `batch_size` new tasks. Returns `(state, observation)`."""
+
+  @abc.abstractmethod
+  def step(self, key: tf.Tensor, state: Any, action: tf.Tensor) -> tuple:
+    """Applies int32 `action` [B]. Returns `(next_state, StepOutput)`."""
+
+  def task_info(self, state: Any) -> Dict[str, tf.Tensor]:
+    """Ground truth of the current episodes (e.g. arm probabilities)."""
+    del state
+    return {}
+
+  def action_spec(self) -> specs.DiscreteArray:
+    return specs.DiscreteArray(self.num_actions, dtype=int, name='action')
+
+
+def select(cond: tf.Tensor, if_true, if_false):
+  """Per batch element `tf.where` over matching nests; cond is bool [B]."""
+
+  def _select(a, b):
+    c = tf.reshape(cond, [-1] + [1] * (len(a.shape) - 1))
+    return tf.where(c, a, b)
+
+  return tree.map_structure(_select, if_true, if_false)
+
+
+def split_key(key: tf.Tensor, num: int = 2):
+  """Splits a stateless RNG key into `num` independent keys."""
+  return tf.unstack(tf.random.experimental.stateless_split(key, num))
+
+
+def fold_in(key: tf.Tensor, data) -> tf.Tensor:
+  """Derives a new key from `key` and an integer (e.g. a step counter)."""
+  return tf.random.experimental.stateless_fold_in(key, tf.cast(data, tf.int64))
+
+
+def make_key(seed: int) -> tf.Tensor:
+  """The root key of a seed."""
+  return tf.constant([seed % (2**31 - 1), 0x6d72], dtype=tf.int32)
+
+
+def step_autoreset(core: BatchedCore, key: tf.Tensor, state, action: tf.Tensor):
+  """Steps `core` and replaces ended episodes by freshly reset ones.
+
+  Returns `(next_state, StepOutput)` where, for elements whose episode ended,
+  `next_state` and `StepOutput.observation` belong to the new episode while
+  `reward`, `discount`, `last` and `info` describe the transition that ended the
+  old one.
+  """
+  step_key, reset_key = split_key(key)
+  next_state, out = core.step(step_key, state, action)
+  reset_state, reset_obs = core.reset(reset_key, tf.shape(action)[0])
+  next_state = select(out.last, reset_state, next_state)
+  observation = select(out.last, reset_obs, out.observation)
+  return next_state, out._replace(observation=observation)
+
+
+def batched_spec(spec: specs.Array, name: str = None) -> tf.TensorSpec:
+  """The `tf.TensorSpec` of a batch of values of `spec`."""
+  return tf.TensorSpec([None, *spec.shape], tf.as_dtype(spec.dtype),
+                       name=name or spec.name)
+
+
+def step_type_of(first: bool, last: bool) -> dm_env.StepType:
+  if first:
+    return dm_env.StepType.FIRST
+  return dm_env.StepType.LAST if last else dm_env.StepType.MID

@@ -1,0 +1,125 @@
+"""SavedModel export of a trained agent (the project's serving contract).
+
+Layout: `<base>/<version>/` with integer versions, so `<base>` is a TF Serving
+model base path. Signatures (loadable with plain `tf.saved_model.load`, by
+`saved_model_cli run` and by TF Serving):
+
+  initial_state(batch_size: int32 [])       -> {<state name>: float32 [B, n]}
+  step / serving_default(
+      prev_action: int32 [B]  (-1 on the first step of an episode),
+      prev_reward: float32 [B] (0 on the first step),
+      <observation key>: [B, ...] for every observation key of the task,
+      <state name>: float32 [B, n] for every state tensor)
+    -> action int32 [B] (sampled from the policy), logits float32 [B, A],
+       value float32 [B], <state name>: float32 [B, n] (next state)
+
+`assets.extra/meta_rl.json` describes task, observation spec, action count,
+state sizes and the configuration the agent was trained with.
+"""
+
+import json
+import os
+from typing import Any, Dict
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from environments import core as core_lib
+from meta_rl.agent import MetaRLAgent
+
+METADATA_FILE = 'meta_rl.json'
+FORMAT_VERSION = 1
+
+
+def spec_to_json(spec) -> Dict[str, Any]:
+  d = {'name': spec.name, 'shape': list(spec.shape),
+       'dtype': np.dtype(spec.dtype).name, 'kind': type(spec).__name__}
+  if hasattr(spec, 'num_values'):
+    d['num_values'] = int(spec.num_values)
+  elif hasattr(spec, 'minimum'):
+    d['minimum'] = np.asarray(spec.minimum).tolist()
+    d['maximum'] = np.asarray(spec.maximum).tolist()
+  return d
+
+
+def next_version(base_dir: str) -> int:
+  """One more than the largest integer version under `base_dir` (1 if none)."""
+  versions = [int(d) for d in tf.io.gfile.listdir(base_dir) if d.strip('/').isdigit()] \
+      if tf.io.gfile.isdir(base_dir) else []
+  return max(versions, default=0) + 1
+
+
+def latest_version_dir(path: str) -> str:
+  """`path` itself if it is a SavedModel, else its highest integer version."""
+  if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+    return path
+  if not tf.io.gfile.isdir(path):
+    raise FileNotFoundError(f'no SavedModel at {path}')
+  versions = [int(d.strip('/')) for d in tf.io.gfile.listdir(path)
+              if d.strip('/').isdigit()]
+  if not versions:
+    raise FileNotFoundError(f'no SavedModel or integer version dir in {path}')
+  return os.path.join(path, str(max(versions)))
+
+
+def export_agent(agent: MetaRLAgent, observation_spec, base_dir: str,
+                 metadata: Dict[str, Any], version: int = None) -> str:
+  """Writes the agent as `<base_dir>/<version>/`; returns that path."""
+  version = next_version(base_dir) if version is None else version
+  path = os.path.join(base_dir, str(version))
+  if tf.io.gfile.exists(path):
+    raise FileExistsError(f'{path} exists')
+  state_specs = {k: tf.TensorSpec([None, n], tf.float32, name=k)
+                 for k, n in agent.state_sizes.items()}
+  input_specs = {
+      'prev_action': tf.TensorSpec([None], tf.int32, name='prev_action'),
+      'prev_reward': tf.TensorSpec([None], tf.float32, name='prev_reward'),
+  }
+  for key, spec in sorted(observation_spec.items()):
+    if key in input_specs or key in state_specs:
+      raise ValueError(f'observation key {key!r} clashes with an input name')
+    input_specs[key] = core_lib.batched_spec(spec, name=key)
+  input_specs.update(state_specs)
+  state_names = list(state_specs)
+
+  def step(inputs):
+    state = {k: inputs[k] for k in state_names}
+    out, next_state = agent.step(inputs, state)
+    # Unseeded on purpose: fresh samples per call and per process.
+    action = tf.cast(tf.random.categorical(out.logits, 1)[:, 0], tf.int32)
+    return dict(next_state, action=action, logits=out.logits, value=out.value)
+
+  def initial_state(batch_size):
+    return agent.initial_state(batch_size)
+
+  archive = keras.export.ExportArchive()
+  archive.track(agent)
+  # The first endpoint also becomes serving_default.
+  archive.add_endpoint('step', step, input_signature=[input_specs])
+  archive.add_endpoint(
+      'initial_state', initial_state,
+      input_signature=[tf.TensorSpec([], tf.int32, name='batch_size')])
+  archive.write_out(path, verbose=False)
+
+  meta = dict(metadata)
+  meta.update(
+      format_version=FORMAT_VERSION,
+      version=version,
+      num_actions=agent.num_actions,
+      observation_spec={k: spec_to_json(s) for k, s in observation_spec.items()},
+      state_sizes=agent.state_sizes)
+  extra = os.path.join(path, 'assets.extra')
+  tf.io.gfile.makedirs(extra)
+  with tf.io.gfile.GFile(os.path.join(extra, METADATA_FILE), 'w') as f:
+    json.dump(meta, f, indent=2, sort_keys=True, default=str)
+  return path
+
+
+def read_metadata(path: str) -> Dict[str, Any]:
+  """The JSON metadata of an exported agent ({} if absent)."""
+  f = os.path.join(latest_version_dir(path), 'assets.extra', METADATA_FILE)
+  if not tf.io.gfile.exists(f):
+    return {}
+  with tf.io.gfile.GFile(f) as fh:
+    return json.load(fh)
