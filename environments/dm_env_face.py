@@ -12,6 +12,7 @@ n-th call to `reset` or `step` (n = 0, 1, ...) uses `core.fold_in(root, n)` with
 from typing import Dict, Optional
 
 import dm_env
+from dm_env import specs
 import numpy as np
 import tensorflow as tf
 
@@ -49,13 +50,11 @@ class CoreEnvironment(dm_env.Environment):
     self._state, out = self._core.step(self._next_key(), self._state, action)
     obs = self._to_numpy(out.observation)
     reward = np.float32(out.reward.numpy()[0])
+    discount = np.float32(out.discount.numpy()[0])
     if bool(out.last.numpy()[0]):
       self._reset_next_step = True
-      if float(out.discount.numpy()[0]) == 0.0:
-        return dm_env.termination(reward, obs)
-      return dm_env.truncation(reward, obs,
-                               np.float32(out.discount.numpy()[0]))
-    return dm_env.transition(reward, obs)
+      return dm_env.TimeStep(dm_env.StepType.LAST, reward, discount, obs)
+    return dm_env.TimeStep(dm_env.StepType.MID, reward, discount, obs)
 
   def task_info(self) -> Optional[Dict[str, np.ndarray]]:
     """Ground truth of the current episode (e.g. `arm_probs` [A]); not an
@@ -69,6 +68,12 @@ class CoreEnvironment(dm_env.Environment):
 
   def action_spec(self):
     return self._core.action_spec()
+
+  def reward_spec(self):
+    return specs.Array((), np.float32, name='reward')
+
+  def discount_spec(self):
+    return specs.BoundedArray((), np.float32, 0.0, 1.0, name='discount')
 
   @staticmethod
   def _to_numpy(obs):

@@ -82,15 +82,40 @@ class SavedModelPolicy:
             for k, v in dict(inputs, **state).items() if k in self.input_specs}
     out = self._step(**feed)
     self.last_outputs = {k: v.numpy() for k, v in out.items()}
-    logits = self.last_outputs['logits']
-    if self.greedy:
-      action = np.argmax(logits, axis=-1)
-    else:
-      z = logits - logits.max(axis=-1, keepdims=True)
-      p = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
-      action = (rng.random((len(p), 1)) > np.cumsum(p, axis=-1)[:, :-1]).sum(-1)
-    return action.astype(np.int32), {k: self.last_outputs[k]
-                                     for k in self.state_names}
+    action = sample_action(self.last_outputs['logits'], rng, self.greedy)
+    return action, {k: self.last_outputs[k] for k in self.state_names}
+
+
+class AgentPolicy:
+  """An in-memory `MetaRLAgent` as an evaluation policy (e.g. during
+  training or in tests); same sampling as `SavedModelPolicy`."""
+
+  def __init__(self, agent, greedy: bool = False):
+    self.agent = agent
+    self.greedy = greedy
+    self.state_names = sorted(agent.state_sizes)
+    self.num_actions = agent.num_actions
+    self._step = tf.function(agent.step)
+
+  def initial_state(self, batch_size: int):
+    return {k: v.numpy() for k, v in self.agent.initial_state(batch_size).items()}
+
+  def step(self, inputs, state, rng):
+    out, state = self._step({k: tf.convert_to_tensor(v) for k, v in inputs.items()},
+                            {k: tf.convert_to_tensor(v) for k, v in state.items()})
+    action = sample_action(out.logits.numpy(), rng, self.greedy)
+    return action, {k: v.numpy() for k, v in state.items()}
+
+
+def sample_action(logits: np.ndarray, rng: np.random.Generator,
+                  greedy: bool = False) -> np.ndarray:
+  """Samples int32 actions [B] from logits [B, A] (or takes the argmax)."""
+  if greedy:
+    return np.argmax(logits, axis=-1).astype(np.int32)
+  z = logits - logits.max(axis=-1, keepdims=True)
+  p = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+  u = rng.random((len(p), 1))
+  return (u > np.cumsum(p, axis=-1)[:, :-1]).sum(-1).astype(np.int32)
 
 
 def play_episodes(core: core_lib.BatchedCore, policy, num_episodes: int,
