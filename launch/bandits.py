@@ -25,6 +25,7 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  common.import_tensorflow()
   import environments  # pylint: disable=g-import-not-at-top
   core = environments.make_core(FLAGS.task, num_trials=FLAGS.num_trials)
   common.train_and_export(core, FLAGS.task, {'num_trials': FLAGS.num_trials})

@@ -79,6 +79,25 @@ def flag_config():
   return {name: FLAGS[name].value for name in _NAMES}
 
 
+def import_tensorflow():
+  """Imports TensorFlow with its C++ start-up banner (oneDNN notice, which
+  TF_CPP_MIN_LOG_LEVEL does not silence in 2.21) kept off stderr, so that
+  stderr carries only our progress and error lines."""
+  if 'tensorflow' in sys.modules:
+    return sys.modules['tensorflow']
+  sys.stderr.flush()
+  saved = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  try:
+    os.dup2(devnull, 2)
+    import tensorflow  # pylint: disable=g-import-not-at-top
+  finally:
+    os.dup2(saved, 2)
+    os.close(saved)
+    os.close(devnull)
+  return tensorflow
+
+
 def fail(message, status=2):
   """One clear line on stderr, then exit (2: bad input)."""
   print(f'error: {message}', file=sys.stderr, flush=True)

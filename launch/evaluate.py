@@ -51,6 +51,7 @@ def _default_output_dir(path):
 def main(argv):
   if len(argv) > 1:
     common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  common.import_tensorflow()
   if not FLAGS.saved_model:
     common.fail('--saved_model is required')
   if FLAGS.num_episodes < 2:
