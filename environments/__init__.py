@@ -15,8 +15,12 @@ def make_core(task: str, **kwargs) -> BatchedCore:
   return TASKS[task](**kwargs)
 
 
-def make_environment(task: str, seed: int = 0, **kwargs) -> CoreEnvironment:
-  """The `dm_env.Environment` face (batch size 1) of a named task."""
+def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
+  """The `dm_env.Environment` face (batch size 1) of a named task.
+
+  `seed` is required: environments built with the same seed produce the same
+  tasks and rewards, so give each of several environments its own seed.
+  """
   return CoreEnvironment(make_core(task, **kwargs), seed=seed)
 
 

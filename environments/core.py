@@ -115,9 +115,15 @@ def step_autoreset(core: BatchedCore, key: tf.Tensor, state, action: tf.Tensor):
   """
   step_key, reset_key = split_key(key)
   next_state, out = core.step(step_key, state, action)
-  reset_state, reset_obs = core.reset(reset_key, tf.shape(action)[0])
-  next_state = select(out.last, reset_state, next_state)
-  observation = select(out.last, reset_obs, out.observation)
+
+  def reset_ended():
+    reset_state, reset_obs = core.reset(reset_key, tf.shape(action)[0])
+    return (select(out.last, reset_state, next_state),
+            select(out.last, reset_obs, out.observation))
+
+  # Only pay for a reset on steps where some episode ended.
+  next_state, observation = tf.cond(tf.reduce_any(out.last), reset_ended,
+                                    lambda: (next_state, out.observation))
   return next_state, out._replace(observation=observation)
 
 

@@ -22,7 +22,7 @@ from environments import core as core_lib
 class CoreEnvironment(dm_env.Environment):
   """A single environment backed by a `BatchedCore`."""
 
-  def __init__(self, core: core_lib.BatchedCore, seed: int = 0):
+  def __init__(self, core: core_lib.BatchedCore, *, seed: int):
     self._core = core
     self._root = core_lib.make_key(seed)
     self._num_calls = 0

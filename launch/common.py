@@ -95,6 +95,7 @@ def import_tensorflow():
     os.dup2(saved, 2)
     os.close(saved)
     os.close(devnull)
+  tensorflow.get_logger().setLevel('WARNING')  # e.g. per-checkpoint INFO lines
   return tensorflow
 
 
@@ -161,6 +162,11 @@ def train_and_export(core, task, task_kwargs):
                         log_every_secs=FLAGS.log_every_secs, name=task)
   except training.NonFiniteLossError as e:
     fail(str(e), status=1)
+  if result.stopped_early:
+    # Not exported: a partly trained agent must not land in the serving path.
+    print(f'[{task}] stopped at update {result.num_updates} (checkpointed); '
+          'continue with --resume', file=sys.stderr)
+    sys.exit(128 + int(result.stopped_by))
   metadata = {
       'task': task,
       'task_kwargs': task_kwargs,

@@ -81,6 +81,11 @@ def main(argv):
   except (ValueError, TypeError) as e:
     common.fail(str(e))
 
+  trained_kwargs = meta.get('task_kwargs', {})
+  for k, v in task_kwargs.items():
+    if k in trained_kwargs and trained_kwargs[k] != v:
+      print(f'warning: {k}={v} differs from training ({trained_kwargs[k]}); '
+            'the agent is tested outside its training range', file=sys.stderr)
   out_dir = FLAGS.output_dir or _default_output_dir(FLAGS.saved_model)
   json_path = os.path.join(out_dir, f'{task}.json')
   png_path = os.path.join(out_dir, f'{task}.png')

@@ -10,8 +10,9 @@ parts, never touch variables.
     L_v  = mean_t,b[ 0.5 * (G_t - V(s_t))^2 ]
     H    = mean_t,b[ entropy of pi(. | s_t) ]
 
-where d_t is the environment discount of step t (0 where the episode
-terminated), so returns never cross episode boundaries.
+where d_t is the discount of step t, 0 where an episode ended (the drivers
+pass 0 for every last step, time-limit truncations included), so returns never
+cross episode boundaries.
 """
 
 from typing import NamedTuple
@@ -55,7 +56,8 @@ def a2c_loss(logits, values, actions, rewards, discounts, bootstrap_value,
     values: float32 [T, B] state values V(s_t).
     actions: int32 [T, B] actions taken.
     rewards: float32 [T, B] rewards r_t following the actions.
-    discounts: float32 [T, B] environment discounts (0 at termination).
+    discounts: float32 [T, B] discounts without gamma (0 where an episode
+      ended).
     bootstrap_value: float32 [B] V(s_T) of the state after the unroll.
     gamma: discount factor (scalar).
     beta_v: value loss coefficient (scalar).

@@ -29,11 +29,14 @@ class RunDirError(ValueError):
 
 
 def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
-                    ignore_on_resume=('resume', 'total_steps')) -> None:
+                    ignore_on_resume=('resume', 'run_dir')) -> bool:
   """Creates `run_dir` for a new run, or checks it for `resume`.
 
-  A new run refuses an existing non-empty directory. A resumed run needs a
-  checkpoint and the same configuration (apart from `ignore_on_resume` keys).
+  A new run refuses an existing non-empty directory. A resumed run needs the
+  run's config.json and the same configuration (apart from `ignore_on_resume`
+  keys; `total_steps` must match too, since it sets the learning-rate and
+  entropy schedules). Returns True if there is a checkpoint to restore (a run
+  killed before its first checkpoint resumes from scratch).
   """
   path = os.path.join(run_dir, CONFIG_FILE)
   if not resume:
@@ -43,11 +46,9 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
     os.makedirs(run_dir, exist_ok=True)
     with open(path, 'w') as f:
       json.dump(config, f, indent=2, sort_keys=True, default=str)
-    return
+    return False
   if not os.path.exists(path):
     raise RunDirError(f'cannot resume: no {CONFIG_FILE} in {run_dir}')
-  if tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')) is None:
-    raise RunDirError(f'cannot resume: no checkpoint in {run_dir}/checkpoints')
   with open(path) as f:
     saved = json.load(f)
   current = json.loads(json.dumps(config, default=str))
@@ -57,6 +58,7 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
     k = diff[0]
     raise RunDirError(f'cannot resume {run_dir}: --{k} was {saved.get(k)!r}, '
                       f'now {current.get(k)!r} ({len(diff)} setting(s) differ)')
+  return tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')) is not None
 
 
 def _fmt_time(seconds: float) -> str:
@@ -81,7 +83,11 @@ class RunResult:
   env_steps: int
   seconds: float
   last_log: Dict[str, float]
-  stopped_early: bool
+  stopped_by: Optional[int]  # signal number (SIGINT/SIGTERM) if stopped early
+
+  @property
+  def stopped_early(self) -> bool:
+    return self.stopped_by is not None
 
 
 def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
@@ -92,17 +98,21 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
   """Trains until `total_updates` updates, checkpointing and logging.
 
   Checkpoints every `checkpoint_every` updates and at exit (also on SIGTERM or
-  Ctrl-C); a non-finite loss raises `NonFiniteLossError` without writing a
-  checkpoint, so the latest one on disk stays the last good one.
+  Ctrl-C, which end the run early: see `RunResult.stopped_by`); a non-finite
+  loss raises `NonFiniteLossError` without writing a checkpoint, so the latest
+  one on disk stays the last good one. With `resume`, restores the latest
+  checkpoint if there is one (else starts from scratch).
   """
   log = log or (lambda s: print(s, file=sys.stderr, flush=True))
   manager = tf.train.CheckpointManager(
       trainer.checkpoint, os.path.join(run_dir, 'checkpoints'), max_to_keep=3,
       step_counter=trainer._num_updates, checkpoint_interval=checkpoint_every)
-  if resume:
+  if resume and manager.latest_checkpoint:
     trainer.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
     log(f'[{name}] resumed from {manager.latest_checkpoint} at update '
         f'{trainer.num_updates}')
+  elif resume:
+    log(f'[{name}] no checkpoint in {manager.directory}: starting from scratch')
   writer = tf.summary.create_file_writer(os.path.join(run_dir, 'tb'))
   steps_per_update = trainer.env_steps_per_update
 
@@ -116,12 +126,12 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
   start_update, t_start = trainer.num_updates, time.time()
   window, t_window, u_window = {}, time.time(), trainer.num_updates
   last_log: Dict[str, float] = {}
-  stopped_early = False
+  stopped_by = None
   try:
     while trainer.num_updates < total_updates:
       if stop['signal'] is not None:
         log(f'[{name}] signal {stop["signal"]}: checkpointing and stopping')
-        stopped_early = True
+        stopped_by = stop['signal']
         break
       m = trainer.train_step()
       for k, v in m.items():
@@ -153,7 +163,7 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
         window, t_window, u_window = {}, now, u
   except KeyboardInterrupt:
     log(f'[{name}] interrupted: checkpointing and stopping')
-    stopped_early = True
+    stopped_by = signal.SIGINT
   except NonFiniteLossError:
     log(f'[{name}] stopping; last good checkpoint: {manager.latest_checkpoint}')
     raise
@@ -162,10 +172,10 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
     writer.close()
   if trainer.num_updates > 0 and manager.latest_checkpoint != os.path.join(
       manager.directory, f'ckpt-{trainer.num_updates}'):
-    manager.save(checkpoint_number=trainer.num_updates)
+    manager.save(checkpoint_number=trainer.num_updates, check_interval=False)
   seconds = time.time() - t_start
   return RunResult(trainer.num_updates, trainer.num_updates * steps_per_update,
-                   seconds, last_log, stopped_early)
+                   seconds, last_log, stopped_by)
 
 
 def _summarise(window: Dict[str, float], num_updates: int,

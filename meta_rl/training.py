@@ -145,12 +145,16 @@ class _A2CLearner:
     else:
       grad_norm = tf.linalg.global_norm(grads)
     finite = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
-    # A non-finite update is skipped so the weights stay the last good ones;
-    # the Python shell then stops the run without checkpointing.
-    grads = [tf.where(finite, g, tf.zeros_like(g)) for g in grads]
+
+    def apply():
+      self.optimizer.apply_gradients(zip(grads, variables))
+      self._num_updates.assign_add(1)
+      return tf.constant(True)
+
+    # A non-finite update is not applied at all (no optimizer step, no moment
+    # update); the Python shell then stops the run without checkpointing.
+    tf.cond(finite, apply, lambda: tf.constant(False))
     lr = self.optimizer.learning_rate
-    self.optimizer.apply_gradients(zip(grads, variables))
-    self._num_updates.assign_add(1)
     return {
         'loss': loss,
         'policy_loss': extra.policy_loss,
@@ -257,7 +261,10 @@ class InGraphTrainer(_A2CLearner):
         values_ta = values_ta.write(t, out.value)
         actions_ta = actions_ta.write(t, action)
         rewards_ta = rewards_ta.write(t, step.reward)
-        discounts_ta = discounts_ta.write(t, step.discount)
+        # Returns never cross an episode end, also where an episode was cut by
+        # a time limit (LAST with discount 1): that is treated as terminal.
+        discounts_ta = discounts_ta.write(
+            t, step.discount * (1.0 - tf.cast(step.last, tf.float32)))
         prev_action, prev_reward, first = action, step.reward, step.last
         obs = step.observation
       # Bootstrap from V of the state after the unroll (no gradient).
@@ -361,7 +368,9 @@ class PythonEnvTrainer(_A2CLearner):
           p = env.task_info()['arm_probs']
           self._ep_regret[i] += p.max() - p[actions[i]]
         ts = env.step(int(actions[i]))
-        rewards[i], discounts[i] = ts.reward, ts.discount
+        # Returns never cross an episode end (time-limit truncation included).
+        rewards[i] = ts.reward
+        discounts[i] = 0.0 if ts.last() else ts.discount
         self._ep_return[i] += ts.reward
         if ts.last():
           done['episodes'] += 1

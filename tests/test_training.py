@@ -58,8 +58,12 @@ def test_short_seeded_run_learns_easy_task():
   assert min(history) < 8.0, history
 
 
-def test_same_seed_same_result():
-  a, b, c = _trainer(seed=4), _trainer(seed=4), _trainer(seed=5)
+# unroll 7 with 10-trial episodes: state and previous action/reward carry
+# across unrolls, episodes end mid-unroll and bootstraps happen mid-episode.
+@pytest.mark.parametrize('unroll', [10, 7])
+def test_same_seed_same_result(unroll):
+  a, b, c = (_trainer(seed=4, unroll=unroll), _trainer(seed=4, unroll=unroll),
+             _trainer(seed=5, unroll=unroll))
   ma = [a.train_step() for _ in range(3)]
   mb = [b.train_step() for _ in range(3)]
   c.train_step()
@@ -69,18 +73,23 @@ def test_same_seed_same_result():
   assert not np.allclose(_weights(a)[0], _weights(c)[0])
 
 
-def test_resume_continues_exactly(tmp_path):
-  straight = _trainer(seed=2)
-  for _ in range(4):
+@pytest.mark.parametrize('unroll', [10, 7])
+def test_resume_continues_exactly(tmp_path, unroll):
+  straight = _trainer(seed=2, unroll=unroll)
+  for _ in range(5):
     straight.train_step()
-  first = _trainer(seed=2)
+  first = _trainer(seed=2, unroll=unroll)
   runner.run(first, str(tmp_path), 2, checkpoint_every=1, log=lambda s: None)
-  resumed = _trainer(seed=2)
-  result = runner.run(resumed, str(tmp_path), 4, resume=True,
+  resumed = _trainer(seed=2, unroll=unroll)
+  result = runner.run(resumed, str(tmp_path), 5, resume=True,
                       checkpoint_every=1, log=lambda s: None)
-  assert result.num_updates == 4
+  assert result.num_updates == 5
   for wa, wb in zip(_weights(straight), _weights(resumed)):
     np.testing.assert_array_equal(wa, wb)
+  # The carried environment and LSTM state were restored too.
+  for va, vb in zip(tf.nest.flatten(straight._carry),
+                    tf.nest.flatten(resumed._carry)):
+    np.testing.assert_array_equal(va.numpy(), vb.numpy())
 
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
@@ -89,9 +98,14 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   good = tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
   kernel = trainer.agent.value_head.trainable_variables[0]
   kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+  before = _weights(trainer)
   lines = []
   with pytest.raises(NonFiniteLossError):
     runner.run(trainer, str(tmp_path), 10, checkpoint_every=1, log=lines.append)
+  # The bad update was not applied: no optimizer step, weights untouched.
+  assert trainer.num_updates == 2
+  for wa, wb in zip(before, _weights(trainer)):
+    np.testing.assert_array_equal(wa, wb)
   assert tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints')) == good
   assert 'last good checkpoint' in lines[-1]
   restored = _trainer(seed=3)
