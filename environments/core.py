@@ -97,7 +97,9 @@ def split_key(key: tf.Tensor, num: int = 2):
 
 def fold_in(key: tf.Tensor, data) -> tf.Tensor:
   """Derives a new key from `key` and an integer (e.g. a step counter)."""
-  return tf.random.experimental.stateless_fold_in(key, tf.cast(data, tf.int64))
+  # int32 keys throughout: XLA has no int64-seeded stateless multinomial.
+  return tf.cast(tf.random.experimental.stateless_fold_in(
+      key, tf.cast(data, tf.int64)), tf.int32)
 
 
 def make_key(seed: int) -> tf.Tensor:

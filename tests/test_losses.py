@@ -42,9 +42,11 @@ def _loss(fn=losses.a2c_loss):
             tf.constant(BOOTSTRAP), GAMMA, BETA_V, BETA_E)
 
 
-@pytest.mark.parametrize('in_graph', [False, True])
-def test_a2c_loss_matches_hand_computation(in_graph):
-  fn = tf.function(losses.a2c_loss) if in_graph else losses.a2c_loss
+@pytest.mark.parametrize('mode', ['eager', 'graph', 'xla'])
+def test_a2c_loss_matches_hand_computation(mode):
+  fn = {'eager': losses.a2c_loss,
+        'graph': tf.function(losses.a2c_loss),
+        'xla': tf.function(losses.a2c_loss, jit_compile=True)}[mode]
   loss, extra = _loss(fn)
   returns, adv, pl, vl, ent, total = _expected()
   np.testing.assert_allclose(extra.returns.numpy()[:, 0], returns, rtol=1e-6)
