@@ -14,6 +14,7 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TF is imported
 
 from absl import flags  # pylint: disable=g-import-not-at-top
+from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
 
 FLAGS = flags.FLAGS
 _NAMES = []
@@ -95,7 +96,10 @@ def import_tensorflow():
     os.dup2(saved, 2)
     os.close(saved)
     os.close(devnull)
-  tensorflow.get_logger().setLevel('WARNING')  # e.g. per-checkpoint INFO lines
+  tensorflow.get_logger().setLevel('WARNING')
+  if not FLAGS['verbosity'].present:
+    # TF logs an INFO line per checkpoint through absl logging.
+    absl_logging.set_verbosity(absl_logging.WARNING)
   return tensorflow
 
 
@@ -107,7 +111,6 @@ def fail(message, status=2):
 
 def parse_flags(argv):
   """absl flags parser that reports bad flags in one line with exit 2."""
-  FLAGS.set_default('verbosity', -1)  # absl INFO logs of TF off by default
   try:
     return FLAGS(argv)
   except flags.Error as e:
