@@ -76,7 +76,7 @@ def main(argv):
   try:
     core = environments.make_core(task, **task_kwargs)
     policy.check_fits(core)
-    bases = [baselines.make_baseline(b, core.num_actions)
+    bases = [baselines.make_baseline(b, core)
              for b in FLAGS.baselines if b]
   except (ValueError, TypeError) as e:
     common.fail(str(e))

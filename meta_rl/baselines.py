@@ -80,8 +80,9 @@ class UCB1(CountingPolicy):
 BASELINES = {p.name: p for p in (ThompsonSampling, UCB1, RandomPolicy)}
 
 
-def make_baseline(name: str, num_actions: int = 2) -> CountingPolicy:
+def make_baseline(name: str, core) -> CountingPolicy:
+  """The baseline `name` set up for the task of a batched `core`."""
   if name not in BASELINES:
     raise ValueError(f'unknown baseline {name!r}; choose one of '
                      f'{", ".join(BASELINES)}')
-  return BASELINES[name](num_actions)
+  return BASELINES[name](core.num_actions)

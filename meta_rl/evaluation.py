@@ -123,16 +123,16 @@ def play_episodes(core: core_lib.BatchedCore, policy, num_episodes: int,
   """Plays `num_episodes` episodes of `core` (one each, batched).
 
   Returns a dict of arrays [N, T] (T = core.episode_length): `actions`,
-  `rewards`, `valid` (False after an episode ended), and, for tasks with arm
-  probabilities, `regret` (expected), `suboptimal` and `arm_probs` [N, A];
-  with `record_states`, `states` maps each state name to [N, T, n] (the state
-  after each step).
+  `rewards`, `valid` (False after an episode ended); `info_<key>` [N, T, ...]
+  for every key of the task's ground truth before each step (e.g.
+  `info_arm_probs`); for tasks with arm means, `regret` (expected) and
+  `suboptimal`; with `record_states`, `states` maps each state name to
+  [N, T, n] (the policy state after each step).
   """
   rng = np.random.default_rng(seed)
   root = core_lib.make_key(seed)
   n, horizon = num_episodes, core.episode_length
   env_state, obs = core.reset(core_lib.fold_in(root, -1), n)
-  info = {k: v.numpy() for k, v in core.task_info(env_state).items()}
   state = policy.initial_state(n)
   inputs = {k: v.numpy() for k, v in obs.items()}
   inputs['prev_action'] = -np.ones(n, np.int32)
@@ -141,23 +141,24 @@ def play_episodes(core: core_lib.BatchedCore, policy, num_episodes: int,
   out = {'actions': np.zeros((n, horizon), np.int32),
          'rewards': np.zeros((n, horizon), np.float32),
          'valid': np.zeros((n, horizon), bool)}
-  has_probs = 'arm_probs' in info
-  if has_probs:
-    out['regret'] = np.zeros((n, horizon), np.float32)
-    out['suboptimal'] = np.zeros((n, horizon), np.float32)
-    out['arm_probs'] = info['arm_probs']
   states = {}
   for t in range(horizon):
     action, state = policy.step(inputs, state, rng)
-    step_info = core.task_info(env_state)
+    info = core.task_info(env_state)
+    for k, v in info.items():
+      v = v.numpy()
+      out.setdefault(f'info_{k}', np.zeros((n, horizon, *v.shape[1:]), v.dtype))[:, t] = v
+    regret = metrics_lib.expected_regret(info, action)
+    if regret is not None:
+      out.setdefault('regret', np.zeros((n, horizon), np.float32))[:, t] = (
+          regret.numpy() * alive)
+      out.setdefault('suboptimal', np.zeros((n, horizon), np.float32))[:, t] = (
+          metrics_lib.is_suboptimal(info, action).numpy() * alive)
     env_state, step = core.step(core_lib.fold_in(root, t), env_state,
                                 tf.constant(action))
     out['actions'][:, t] = action
     out['rewards'][:, t] = step.reward.numpy() * alive
     out['valid'][:, t] = alive
-    if has_probs:
-      out['regret'][:, t] = metrics_lib.expected_regret(step_info, action).numpy() * alive
-      out['suboptimal'][:, t] = metrics_lib.is_suboptimal(step_info, action).numpy() * alive
     if record_states:
       for k, v in state.items():
         states.setdefault(k, np.zeros((n, horizon, v.shape[-1]), np.float32))[:, t] = v

@@ -1,28 +1,42 @@
-"""Task-level metrics computed from ground truth the agent never sees."""
+"""Task-level metrics computed from ground truth the agent never sees.
+
+A task's ground truth (`task_info`) names the expected reward of each arm
+`arm_means` [B, A]; Bernoulli bandits name it `arm_probs` (the same thing).
+"""
 
 import tensorflow as tf
 
 
+def arm_means(info):
+  """Expected reward of every arm [B, A] from task info, or None."""
+  if 'arm_means' in info:
+    return info['arm_means']
+  return info.get('arm_probs')
+
+
 def expected_regret(info, action):
-  """Expected regret max_a p_a - p_{a_t} of one step, float32 [B].
+  """Expected regret max_a mu_a - mu_{a_t} of one step, float32 [B].
 
   Args:
-    info: the core's `task_info` / `StepOutput.info`; needs `arm_probs` [B, A].
+    info: the core's `task_info` / `StepOutput.info` with `arm_means` or
+      `arm_probs` [B, A].
     action: int32 [B].
   Returns:
-    float32 [B], or None when the task has no arm probabilities.
+    float32 [B], or None when the task has no arm means.
   """
-  if 'arm_probs' not in info:
+  means = arm_means(info)
+  if means is None:
     return None
-  probs = tf.convert_to_tensor(info['arm_probs'], tf.float32)
-  chosen = tf.gather(probs, tf.cast(action, tf.int32), batch_dims=1)
-  return tf.reduce_max(probs, axis=-1) - chosen
+  means = tf.convert_to_tensor(means, tf.float32)
+  chosen = tf.gather(means, tf.cast(action, tf.int32), batch_dims=1)
+  return tf.reduce_max(means, axis=-1) - chosen
 
 
 def is_suboptimal(info, action):
-  """1.0 where `action` is not an arm of maximal probability, float32 [B]."""
-  if 'arm_probs' not in info:
+  """1.0 where `action` is not an arm of maximal mean, float32 [B]."""
+  means = arm_means(info)
+  if means is None:
     return None
-  probs = tf.convert_to_tensor(info['arm_probs'], tf.float32)
-  chosen = tf.gather(probs, tf.cast(action, tf.int32), batch_dims=1)
-  return tf.cast(chosen < tf.reduce_max(probs, axis=-1), tf.float32)
+  means = tf.convert_to_tensor(means, tf.float32)
+  chosen = tf.gather(means, tf.cast(action, tf.int32), batch_dims=1)
+  return tf.cast(chosen < tf.reduce_max(means, axis=-1), tf.float32)

@@ -229,7 +229,7 @@ class InGraphTrainer(_A2CLearner):
     prev_action, prev_reward = c['prev_action'].read_value(), c['prev_reward'].read_value()
     first = c['first'].read_value()
     ep_return, ep_regret = c['episode_return'].read_value(), c['episode_regret'].read_value()
-    has_regret = 'arm_probs' in self.core.task_info(env_state)
+    has_regret = metrics_lib.arm_means(self.core.task_info(env_state)) is not None
 
     # Autograph tracks loop variables by Python name, so one local per array.
     logits_ta = tf.TensorArray(tf.float32, size=k)
@@ -296,7 +296,8 @@ class PythonEnvTrainer(_A2CLearner):
   """Trains on B Python `dm_env.Environment`s (e.g. a user's own task).
 
   Each environment's `observation_spec()` must be a dict matching the agent's.
-  Environments that provide `task_info()` with `arm_probs` also get regret
+  Environments that provide `task_info()` with `arm_means` (or `arm_probs`)
+  also get regret
   logged. Environment state is not checkpointed: a resumed run restarts
   episodes.
   """
@@ -317,7 +318,8 @@ class PythonEnvTrainer(_A2CLearner):
     self._ep_return = np.zeros(len(envs), np.float32)
     self._ep_regret = np.zeros(len(envs), np.float32)
     self._has_regret = all(
-        'arm_probs' in (getattr(env, 'task_info', lambda: None)() or {})
+        metrics_lib.arm_means(getattr(env, 'task_info', lambda: None)() or {})
+        is not None
         for env in envs)
     self.checkpoint = tf.train.Checkpoint(
         agent=agent, optimizer=self.optimizer, num_updates=self._num_updates)
@@ -365,7 +367,7 @@ class PythonEnvTrainer(_A2CLearner):
       discounts = np.ones(len(self.envs), np.float32)
       for i, env in enumerate(self.envs):
         if self._has_regret:
-          p = env.task_info()['arm_probs']
+          p = np.asarray(metrics_lib.arm_means(env.task_info()))
           self._ep_regret[i] += p.max() - p[actions[i]]
         ts = env.step(int(actions[i]))
         # Returns never cross an episode end (time-limit truncation included).

@@ -175,7 +175,7 @@ def test_evaluate_writes_json_png_and_refuses_overwrite(run_dir):
   import numpy as np  # pylint: disable=g-import-not-at-top
   rec = np.load(record)
   assert rec['state_lstm_h'].shape == (50, 10, 48)
-  assert rec['arm_probs'].shape == (50, 2)
+  assert rec['info_arm_probs'].shape == (50, 10, 2)
   proc = _launch('evaluate.py', f'--saved_model={sm}', '--num_episodes=50',
                  check=2)
   assert 'exists' in _error_line(proc)
