@@ -1,7 +1,7 @@
 """Flags and helpers shared by the launchers (never imported by the library).
 
 Flag groups:
-  agent:    --core --num_units --reward_input --agent_seed
+  agent:    --core --num_units --reward_input --reward_values --agent_seed
   A2C:      --gamma --beta_v --beta_e --beta_e_final --learning_rate
             --learning_rate_final --optimizer --max_grad_norm
   training: --batch_size --unroll_length --total_steps --seed --jit_compile
@@ -36,6 +36,9 @@ def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
   _define('boolean', 'reward_input', True,
           'Feed the previous reward to the agent (--noreward_input is the '
           "paper's ablation).")
+  _define('list', 'reward_values', [],
+          'One-hot encode the previous reward over these values (Exp 3); '
+          'empty: scalar reward input.')
   _define('integer', 'agent_seed', None,
           'Seed of the weight initialisation (default: --seed).')
   _define('float', 'gamma', gamma, 'Discount factor.')
@@ -64,10 +67,20 @@ def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
   flags.DEFINE_integer('checkpoint_every', 200, 'Checkpoint every N updates.')
   flags.DEFINE_float('log_every_secs', 5.0, 'Seconds between progress lines.')
   _NAMES.extend(['run_dir'])
+  flags.register_validator('reward_values', _all_floats,
+                           message='--reward_values must be numbers')
   for name in ('num_units', 'batch_size', 'unroll_length', 'total_steps',
                'checkpoint_every'):
     flags.register_validator(name, lambda v: v is None or v > 0,
                              message=f'--{name} must be positive')
+
+
+def _all_floats(values):
+  try:
+    [float(v) for v in values]
+  except ValueError:
+    return False
+  return True
 
 
 def add_flag_names(*names):
@@ -124,6 +137,7 @@ def build_configs():
   agent = AgentConfig(
       core=FLAGS.core, num_units=FLAGS.num_units,
       use_reward_input=FLAGS.reward_input,
+      reward_values=tuple(float(v) for v in FLAGS.reward_values),
       seed=FLAGS.seed if FLAGS.agent_seed is None else FLAGS.agent_seed)
   a2c = A2CConfig(
       gamma=FLAGS.gamma, beta_v=FLAGS.beta_v, beta_e=FLAGS.beta_e,

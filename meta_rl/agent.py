@@ -38,12 +38,16 @@ class AgentConfig:
     stacked_units: sizes of the LSTMs for core='stacked_lstm'.
     use_reward_input: False removes the previous reward from the input (the
       paper's ablation); the `prev_reward` input is still accepted and ignored.
+    reward_values: if non-empty, the previous reward is one-hot encoded over
+      these values inside the model (Exp 3); a reward matching none of them
+      (e.g. 0 on the first step) gives all zeros. Clients still send a float.
     seed: seed of the weight initialisers.
   """
   core: str = 'lstm'
   num_units: int = 48
   stacked_units: Tuple[int, ...] = (256, 64)
   use_reward_input: bool = True
+  reward_values: Tuple[float, ...] = ()
   seed: int = 0
 
 
@@ -203,13 +207,10 @@ class MetaRLAgent(keras.layers.Layer):
     """One step. `inputs`: prev_action int32 [B], prev_reward float32 [B] and
     the observation keys ([B, ...]); `state`: dict of [B, n]."""
     obs = {k: inputs[k] for k in self.observation_spec}
-    reward = tf.cast(inputs['prev_reward'], tf.float32)
-    if not self.config.use_reward_input:
-      reward = tf.zeros_like(reward)
     x = tf.concat([
         self.encoder(obs),
         tf.one_hot(tf.cast(inputs['prev_action'], tf.int32), self.num_actions),
-        reward[:, None],
+        self._encode_reward(tf.cast(inputs['prev_reward'], tf.float32)),
     ], axis=-1)
     h, new_state = self.core(x, state)
     logits = self.policy_head(h)
@@ -218,6 +219,18 @@ class MetaRLAgent(keras.layers.Layer):
 
   def call(self, inputs, state):
     return self.step(inputs, state)
+
+  def _encode_reward(self, reward):
+    """[B] -> [B, 1] scalar, or [B, len(reward_values)] one-hot."""
+    values = self.config.reward_values
+    if values:
+      match = tf.abs(reward[:, None] - tf.constant(values, tf.float32)[None]) < 1e-4
+      encoded = tf.cast(match, tf.float32)
+    else:
+      encoded = reward[:, None]
+    if not self.config.use_reward_input:
+      encoded = tf.zeros_like(encoded)
+    return encoded
 
   def reset_where(self, first: tf.Tensor, inputs: Dict[str, tf.Tensor],
                   state: State):

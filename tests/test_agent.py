@@ -105,3 +105,18 @@ def test_stacked_core_and_conv_and_one_hot_encoders():
   assert any('conv' in n for n in names)
   with pytest.raises(ValueError, match='unknown core'):
     make_agent(spec, 3, AgentConfig(core='gru'))
+
+
+def test_one_hot_reward_encoding():
+  agent = make_agent(OBS_SPEC, 2, AgentConfig(reward_values=(0.1, 1.0, 5.0)))
+  enc = agent._encode_reward(tf.constant([0.0, 0.1, 1.0, 5.0, 0.3]))
+  np.testing.assert_array_equal(enc, [[0, 0, 0], [1, 0, 0], [0, 1, 0],
+                                      [0, 0, 1], [0, 0, 0]])
+  state = {k: tf.random.stateless_normal(v.shape, [1, 2])
+           for k, v in agent.initial_state(2).items()}
+  a, _ = agent.step(_inputs(2, [0, 1], [1.0, 1.0], [2, 2]), state)
+  b, _ = agent.step(_inputs(2, [0, 1], [5.0, 5.0], [2, 2]), state)
+  assert not np.allclose(a.logits, b.logits)
+  ablated = make_agent(OBS_SPEC, 2, AgentConfig(reward_values=(0.1, 1.0, 5.0),
+                                                use_reward_input=False))
+  np.testing.assert_array_equal(ablated._encode_reward(tf.constant([5.0])), [[0, 0, 0]])

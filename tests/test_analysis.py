@@ -1,0 +1,55 @@
+"""Rescorla-Wagner fits and regressions (meta_rl.analysis)."""
+
+import numpy as np
+
+from meta_rl import analysis
+
+
+def _simulate_rw(alpha, beta, n, t, rng):
+  p1 = rng.random(n)
+  actions = np.zeros((n, t), int)
+  rewards = np.zeros((n, t))
+  q = np.full((n, 2), 0.5)
+  for i in range(t):
+    logits = beta * q
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    a = (rng.random(n) > p[:, 0]).astype(int)
+    r = (rng.random(n) < np.where(a == 0, p1, 1 - p1)).astype(float)
+    actions[:, i], rewards[:, i] = a, r
+    q[np.arange(n), a] += alpha * (r - q[np.arange(n), a])
+  return actions, rewards
+
+
+def test_nll_matches_hand_computation():
+  # Two steps, alpha 0.5, beta 2: Q0 = (.5, .5) -> P(a=0) = 0.5; reward 1 on
+  # arm 0 -> Q = (.75, .5) -> P(a=1) = 1 / (1 + e^{2 * 0.25}).
+  nll = analysis.rw_negative_log_likelihood(0.5, 2.0, np.array([[0, 1]]),
+                                            np.array([[1.0, 0.0]]))
+  expected = -np.log(0.5) - np.log(1 / (1 + np.exp(0.5)))
+  np.testing.assert_allclose(nll, [expected], rtol=1e-10)
+
+
+def test_fit_recovers_learning_rates():
+  rng = np.random.default_rng(0)
+  fits = {}
+  for alpha in (0.1, 0.6):
+    a, r = _simulate_rw(alpha, 8.0, 40, 150, rng)
+    fits[alpha] = analysis.fit_rescorla_wagner(a, r)['alpha']
+  assert abs(np.median(fits[0.1]) - 0.1) < 0.08
+  assert abs(np.median(fits[0.6]) - 0.6) < 0.2
+  assert np.median(fits[0.6]) > np.median(fits[0.1]) + 0.2
+
+
+def test_regression_and_bands():
+  rng = np.random.default_rng(1)
+  nu = rng.random(300) * 0.2
+  y = 2.0 * nu + rng.normal(0, 0.05, 300)
+  reg = analysis.regress(nu, y)
+  assert reg['p_value'] < 1e-10 and 0.5 < reg['r_squared'] < 1.0
+  bands = analysis.compare_bands(y, nu, [(0, 0.0667), (0.0667, 0.1333),
+                                         (0.1333, 0.2)])
+  assert [b['n'] for b in bands['bands']] == [
+      int(((nu >= lo) & (nu < hi)).sum()) for lo, hi in
+      [(0, 0.0667), (0.0667, 0.1333), (0.1333, 0.2)]]
+  assert all(t['t'] > 0 and t['p_value'] < 1e-3 for t in bands['ttests'])
