@@ -1,0 +1,111 @@
+"""Exp 3 (Section 3.1.3, Fig 3): does the agent pay to look at the informative arm?
+
+  python launch/exp3_informative.py --run_dir=runs/informative
+
+Tests the run's latest SavedModel frozen on --num_episodes episodes of the
+11-armed informative bandit next to Thompson sampling with the true prior,
+UCB1 and a random policy. Reports how often the first pull is the informative
+arm, the reward per episode against the optimum 20.55 (informative arm, then
+the target four times) and writes RUN_DIR/eval/exp3.json and exp3.png (what
+each policy pulls on each trial).
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+import common
+
+flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
+                    '--task=informative.')
+flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
+flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
+flags.DEFINE_list('baselines', ['thompson_informative', 'ucb1', 'random'],
+                  'Baselines on the same test episodes.')
+flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
+FLAGS = flags.FLAGS
+OPTIMUM = 20.55
+
+
+def main(argv):
+  if len(argv) > 1:
+    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  if not FLAGS.run_dir:
+    common.fail('--run_dir is required')
+  out_dir = os.path.join(FLAGS.run_dir, 'eval')
+  paths = {e: os.path.join(out_dir, f'exp3.{e}') for e in ('json', 'png')}
+  for p in paths.values():
+    if os.path.exists(p) and not FLAGS.overwrite:
+      common.fail(f'{p} exists; pass --overwrite')
+  common.import_tensorflow()
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import environments  # pylint: disable=g-import-not-at-top
+  from meta_rl import baselines, evaluation  # pylint: disable=g-import-not-at-top
+
+  try:
+    agent = evaluation.SavedModelPolicy(os.path.join(FLAGS.run_dir, 'saved_model'))
+    core = environments.make_core('informative')
+    agent.check_fits(core)
+    policies = {'agent': agent}
+    policies.update({b: baselines.make_baseline(b, core) for b in FLAGS.baselines})
+  except (FileNotFoundError, ValueError) as e:
+    common.fail(str(e).splitlines()[0])
+
+  info_arm = core.informative_arm
+  report, choices = {}, {}
+  for name, policy in policies.items():
+    ep = evaluation.play_episodes(core, policy, FLAGS.num_episodes, seed=FLAGS.seed)
+    target = ep['info_target'][:, 0]
+    actions = ep['actions']
+    returns = ep['rewards'].sum(1)
+    optimal = (actions[:, 0] == info_arm) & (actions[:, 1:] == target[:, None]).all(1)
+    n = len(returns)
+    report[name] = {
+        'first_pull_informative': float((actions[:, 0] == info_arm).mean()),
+        'episode_reward_mean': float(returns.mean()),
+        'episode_reward_se': float(returns.std(ddof=1) / np.sqrt(n)),
+        'optimal_episodes': float(optimal.mean()),
+        'informative_pulls_per_episode': float((actions == info_arm).sum(1).mean()),
+    }
+    choices[name] = np.stack([(actions == info_arm).mean(0),
+                              (actions == target[:, None]).mean(0),
+                              ((actions != info_arm) & (actions != target[:, None])).mean(0)])
+  result = {'run_dir': FLAGS.run_dir, 'num_episodes': FLAGS.num_episodes,
+            'seed': FLAGS.seed, 'optimum': OPTIMUM, 'results': report}
+  os.makedirs(out_dir, exist_ok=True)
+  evaluation.write_json(paths['json'], result)
+
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, len(choices), figsize=(3.2 * len(choices), 3.4),
+                           sharey=True, squeeze=False)
+  colors = ['tab:blue', 'tab:green', 'lightgray']
+  labels = ['informative arm', 'target arm (optimal)', 'other arm']
+  for ax, (name, c) in zip(axes[0], choices.items()):
+    bottom = np.zeros(c.shape[1])
+    trials = np.arange(1, c.shape[1] + 1)
+    for row, color, label in zip(c, colors, labels):
+      ax.bar(trials, row, bottom=bottom, color=color, label=label)
+      bottom += row
+    r = report[name]
+    ax.set_title(f'{name}\nreward {r["episode_reward_mean"]:.2f} '
+                 f'(optimum {OPTIMUM})', fontsize=9)
+    ax.set_xlabel('trial')
+  axes[0, 0].set_ylabel('fraction of episodes')
+  axes[0, -1].legend(fontsize=7, loc='lower right')
+  fig.tight_layout()
+  fig.savefig(paths['png'], dpi=120)
+
+  print(f'{"policy":<22} {"1st pull informative":>20} {"reward/episode":>16} {"optimal eps":>12}')
+  for name, r in report.items():
+    print(f'{name:<22} {r["first_pull_informative"]:>20.3f} '
+          f'{r["episode_reward_mean"]:>9.2f} ± {r["episode_reward_se"]:.2f} '
+          f'{r["optimal_episodes"]:>12.3f}')
+  print(f'optimum reward per episode: {OPTIMUM}')
+  print(f'wrote {paths["json"]} and {paths["png"]}')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=common.parse_flags)

@@ -1,0 +1,140 @@
+"""Exp 4 (Section 3.1.4, Fig 4): restless bandit, regret and learning rates.
+
+  python launch/exp4_restless.py --run_dir=runs/restless
+
+Tests the run's latest SavedModel frozen on --num_episodes test episodes
+(volatility nu ~ U[0, 6/30], wider than training) next to UCB (chi = 1),
+Thompson sampling with a random-walk posterior of fixed volatility and
+Rescorla-Wagner learners (alpha 0.2 and 0.8). Fits a Rescorla-Wagner model
+(learning rate, inverse temperature) to the agent's choices in each test
+episode by maximum likelihood and regresses the learning rate on nu (all
+episodes, and the out-of-sample band [2/30, 4/30] alone), with t-tests
+between the nu bands. Writes RUN_DIR/eval/exp4.json and exp4.png (4a: p1 and
+the agent's choices in six episodes; 4b: regret; 4c: learning rate vs nu).
+"""
+
+import os
+
+from absl import app
+from absl import flags
+
+import common
+
+flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
+                    '--task=restless.')
+flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
+flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
+flags.DEFINE_list('baselines', ['ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8',
+                                'random'], 'Baselines on the same episodes.')
+flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
+FLAGS = flags.FLAGS
+BANDS = [(0.0, 2 / 30), (2 / 30, 4 / 30), (4 / 30, 6 / 30 + 1e-9)]
+
+
+def main(argv):
+  if len(argv) > 1:
+    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  if not FLAGS.run_dir:
+    common.fail('--run_dir is required')
+  out_dir = os.path.join(FLAGS.run_dir, 'eval')
+  paths = {e: os.path.join(out_dir, f'exp4.{e}') for e in ('json', 'png')}
+  for p in paths.values():
+    if os.path.exists(p) and not FLAGS.overwrite:
+      common.fail(f'{p} exists; pass --overwrite')
+  common.import_tensorflow()
+  import sys  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import environments  # pylint: disable=g-import-not-at-top
+  from meta_rl import analysis, baselines, evaluation  # pylint: disable=g-import-not-at-top
+
+  try:
+    agent = evaluation.SavedModelPolicy(os.path.join(FLAGS.run_dir, 'saved_model'))
+    core = environments.make_core('restless_test')
+    agent.check_fits(core)
+    policies = {'agent': agent}
+    policies.update({b: baselines.make_baseline(b, core) for b in FLAGS.baselines})
+  except (FileNotFoundError, ValueError) as e:
+    common.fail(str(e).splitlines()[0])
+
+  regrets, episodes = {}, {}
+  for name, policy in policies.items():
+    ep = evaluation.play_episodes(core, policy, FLAGS.num_episodes, seed=FLAGS.seed)
+    s = evaluation.summarise(ep)
+    regrets[name] = [s['final_regret_mean'], s['final_regret_se']]
+    episodes[name] = ep
+    print(f'{name:<20} regret {s["final_regret_mean"]:7.2f} ± '
+          f'{s["final_regret_se"]:.2f}', flush=True)
+
+  ep = episodes['agent']
+  nu = ep['info_volatility'][:, 0]
+  print(f'fitting Rescorla-Wagner to {len(nu)} agent episodes...', file=sys.stderr)
+  fit = analysis.fit_rescorla_wagner(ep['actions'], ep['rewards'])
+  in_training = (nu < 2 / 30) | (nu >= 4 / 30)
+  out_of_sample = ~in_training
+  result = {
+      'run_dir': FLAGS.run_dir, 'num_episodes': FLAGS.num_episodes,
+      'seed': FLAGS.seed, 'regret_at_150': regrets,
+      'learning_rate_vs_volatility': analysis.regress(nu, fit['alpha']),
+      'learning_rate_vs_volatility_out_of_sample':
+          analysis.regress(nu[out_of_sample], fit['alpha'][out_of_sample]),
+      'bands': analysis.compare_bands(fit['alpha'], nu, BANDS),
+      'rw_fit_median': {'alpha': float(np.median(fit['alpha'])),
+                        'beta': float(np.median(fit['beta']))},
+  }
+  os.makedirs(out_dir, exist_ok=True)
+  evaluation.write_json(paths['json'], result)
+
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  fig = plt.figure(figsize=(14, 4))
+  ax = fig.add_subplot(1, 3, 1)
+  shown = np.argsort(nu)[np.linspace(0, len(nu) - 1, 6).astype(int)]
+  t0 = 0
+  horizon = ep['actions'].shape[1]
+  for i in shown:
+    t = np.arange(t0, t0 + horizon)
+    ax.plot(t, ep['info_arm_probs'][i, :, 0], color='black', lw=1)
+    ax.scatter(t, 1.0 - ep['actions'][i], s=4, color='tab:red', zorder=3)
+    ax.axvline(t0, color='gray', lw=0.5)
+    ax.text(t0 + 3, 1.04, f'ν={nu[i]:.3f}', fontsize=7)
+    t0 += horizon
+  ax.set_ylim(-0.08, 1.12)
+  ax.set_xlabel('step (six test episodes, increasing ν)')
+  ax.set_ylabel('p1 (line); agent chose arm 1 (red at 1)')
+  ax.set_title('(a) p1 and the agent\'s choices')
+  ax = fig.add_subplot(1, 3, 2)
+  names = list(regrets)
+  ax.bar(range(len(names)), [regrets[n][0] for n in names],
+         yerr=[regrets[n][1] for n in names],
+         color=['tab:green'] + ['gray'] * (len(names) - 1))
+  ax.set_xticks(range(len(names)), names, rotation=30, ha='right')
+  ax.set_ylabel('cumulative expected regret at step 150')
+  ax.set_title('(b) regret on test episodes')
+  ax = fig.add_subplot(1, 3, 3)
+  ax.scatter(nu[in_training], fit['alpha'][in_training], s=6, color='black',
+             label='ν in training range')
+  ax.scatter(nu[out_of_sample], fit['alpha'][out_of_sample], s=6,
+             color='tab:red', label='ν out of sample')
+  reg = result['learning_rate_vs_volatility']
+  xs = np.linspace(0, 0.2, 10)
+  ax.plot(xs, reg['intercept'] + reg['slope'] * xs, color='tab:blue',
+          label=f'R²={reg["r_squared"]:.2f}, p={reg["p_value"]:.1e}')
+  ax.set_xlabel('volatility ν')
+  ax.set_ylabel('fitted R-W learning rate')
+  ax.set_title('(c) learning rate vs volatility')
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(paths['png'], dpi=120)
+  print(f'learning rate vs nu: R^2 = {reg["r_squared"]:.3f}, p = '
+        f'{reg["p_value"]:.2e} (n = {reg["n"]})')
+  oos = result['learning_rate_vs_volatility_out_of_sample']
+  print(f'out-of-sample band: R^2 = {oos["r_squared"]:.3f}, p = {oos["p_value"]:.2e}')
+  for t in result['bands']['ttests']:
+    print(f'band {t["higher_band"]} vs {t["lower_band"]}: t = {t["t"]:.2f}, '
+          f'p = {t["p_value"]:.2e}')
+  print(f'wrote {paths["json"]} and {paths["png"]}')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=common.parse_flags)
