@@ -3,9 +3,16 @@
 from environments.bandits import BernoulliBandit, DISTRIBUTIONS as BANDIT_TASKS
 from environments.core import BatchedCore, StepOutput, step_autoreset
 from environments.dm_env_face import CoreEnvironment
+from environments.informative_bandit import InformativeBandit
+from environments.restless_bandit import RestlessBandit
 
 TASKS = {name: (lambda n=name, **kw: BernoulliBandit(n, **kw))
          for name in BANDIT_TASKS}
+TASKS.update({
+    'informative': InformativeBandit,  # Exp 3 (Section 3.1.3)
+    'restless': lambda **kw: RestlessBandit('train', **kw),  # Exp 4
+    'restless_test': lambda **kw: RestlessBandit('test', **kw),
+})
 
 
 def make_core(task: str, **kwargs) -> BatchedCore:
@@ -25,5 +32,6 @@ def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
 
 
 __all__ = ['BatchedCore', 'StepOutput', 'step_autoreset', 'CoreEnvironment',
-           'BernoulliBandit', 'BANDIT_TASKS', 'TASKS', 'make_core',
+           'BernoulliBandit', 'InformativeBandit', 'RestlessBandit',
+           'BANDIT_TASKS', 'TASKS', 'make_core',
            'make_environment']

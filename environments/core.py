@@ -80,6 +80,47 @@ class BatchedCore(abc.ABC):
     return specs.DiscreteArray(self.num_actions, dtype=int, name='action')
 
 
+class TrialsCore(BatchedCore):
+  """Base of tasks with fixed-length episodes of `num_trials` steps whose only
+  observation is `episode_step`, the 0-based trial index (the paper's input t).
+
+  Subclasses keep an int32 [B] trial counter in their state and build each
+  `StepOutput` with `end_trial`.
+  """
+
+  def __init__(self, num_trials: int):
+    if num_trials < 1:
+      raise ValueError(f'num_trials must be >= 1, got {num_trials}')
+    self.num_trials = num_trials
+
+  @property
+  def episode_length(self) -> int:
+    return self.num_trials
+
+  def observation_spec(self) -> Dict[str, specs.Array]:
+    return {
+        'episode_step':
+            specs.BoundedArray((), 'int32', 0, self.num_trials - 1,
+                               name='episode_step')
+    }
+
+  def end_trial(self, episode_step: tf.Tensor, reward: tf.Tensor,
+                info: Dict[str, tf.Tensor]):
+    """Counts one trial; returns `(next episode_step, StepOutput)`.
+
+    The episode ends (discount 0) after exactly `num_trials` trials; its final
+    observation repeats the last valid index.
+    """
+    t = episode_step + 1
+    last = t >= self.num_trials
+    return t, StepOutput(
+        reward=reward,
+        discount=1.0 - tf.cast(last, tf.float32),
+        last=last,
+        observation={'episode_step': tf.minimum(t, self.num_trials - 1)},
+        info=info)
+
+
 def select(cond: tf.Tensor, if_true, if_false):
   """Per batch element `tf.where` over matching nests; cond is bool [B]."""
 

@@ -1,0 +1,102 @@
+"""Restless two-armed bandit of Section 3.1.4 (Exp 4).
+
+Each episode draws a volatility nu and a start probability p1 ~ U[0, 1]. Actions
+0 and 1 pay 1 with probabilities p1 and 1 - p1 (else 0). After every pull, p1
+takes a step of a Gaussian random walk with variance nu, i.e. standard deviation
+sqrt(nu) (the paper says "variance nu"), reflected into [0, 1]:
+
+    p1 <- reflect(p1 + sqrt(nu) * N(0, 1)),   reflect(x) = 1 - |(x mod 2) - 1|
+
+The triangle-wave fold reflects exactly at both boundaries any number of times,
+so even steps larger than 1 stay inside [0, 1].
+
+Volatility distributions:
+  'train': nu ~ U([0, 2/30] U [4/30, 6/30])   (name 'restless')
+  'test':  nu ~ U[0, 6/30]                    (name 'restless_test')
+  a float: nu fixed at that value             (name 'restless_<nu>')
+
+The agent observes only `episode_step`; `task_info` exposes the current
+`arm_probs` [B, 2] = [p1, 1 - p1] and `volatility` [B] = nu.
+"""
+
+from typing import NamedTuple, Union
+
+import tensorflow as tf
+
+from environments import core
+
+VOLATILITIES = ('train', 'test')
+_BAND = 2.0 / 30.0  # Width of the train bands and a third of the test range.
+
+
+class RestlessState(NamedTuple):
+  p1: tf.Tensor  # float32 [B], reward probability of action 0
+  volatility: tf.Tensor  # float32 [B], variance nu of the walk's steps
+  episode_step: tf.Tensor  # int32 [B], trials done so far in this episode
+
+
+def reflect(x: tf.Tensor) -> tf.Tensor:
+  """Folds x into [0, 1] as reflections at 0 and 1 would (a triangle wave)."""
+  return 1.0 - tf.abs(tf.math.floormod(x, 2.0) - 1.0)
+
+
+def sample_volatility(volatility: Union[str, float], key: tf.Tensor,
+                      batch_size) -> tf.Tensor:
+  """Draws nu float32 [B] from 'train', 'test' or a fixed float."""
+  if not isinstance(volatility, str):
+    return tf.fill([batch_size], tf.cast(volatility, tf.float32))
+  if volatility == 'test':
+    return tf.random.stateless_uniform([batch_size], key, 0.0, 3 * _BAND)
+  if volatility != 'train':
+    raise ValueError(f'unknown volatility {volatility!r}; choose one of '
+                     f'{", ".join(VOLATILITIES)} or a float')
+  # Two bands of equal width: pick one with probability 1/2, then uniform.
+  u = tf.random.stateless_uniform([batch_size, 2], key)
+  upper = tf.cast(u[:, 0] < 0.5, tf.float32)
+  return (u[:, 1] + 2.0 * upper) * _BAND
+
+
+class RestlessBandit(core.TrialsCore):
+  """Batched core of the restless two-armed bandit."""
+
+  def __init__(self, volatility: Union[str, float] = 'train',
+               num_trials: int = 150):
+    if isinstance(volatility, str):
+      if volatility not in VOLATILITIES:
+        raise ValueError(f'unknown volatility {volatility!r}; choose one of '
+                         f'{", ".join(VOLATILITIES)} or a float')
+      self.name = 'restless' if volatility == 'train' else 'restless_test'
+    else:
+      if not volatility >= 0:
+        raise ValueError(f'volatility must be >= 0, got {volatility}')
+      volatility = float(volatility)
+      self.name = f'restless_{volatility:g}'
+    super().__init__(num_trials)
+    self.volatility = volatility
+
+  @property
+  def num_actions(self) -> int:
+    return 2
+
+  def reset(self, key, batch_size):
+    nu_key, p_key = core.split_key(key)
+    state = RestlessState(
+        p1=tf.random.stateless_uniform([batch_size], p_key),
+        volatility=sample_volatility(self.volatility, nu_key, batch_size),
+        episode_step=tf.zeros([batch_size], tf.int32))
+    return state, {'episode_step': state.episode_step}
+
+  def step(self, key, state, action):
+    reward_key, walk_key = core.split_key(key)
+    info = self.task_info(state)
+    p = tf.gather(info['arm_probs'], tf.cast(action, tf.int32), batch_dims=1)
+    u = tf.random.stateless_uniform(tf.shape(p), reward_key)
+    reward = tf.cast(u < p, tf.float32)
+    noise = tf.random.stateless_normal(tf.shape(p), walk_key)
+    p1 = reflect(state.p1 + tf.sqrt(state.volatility) * noise)
+    t, out = self.end_trial(state.episode_step, reward, info)
+    return RestlessState(p1, state.volatility, t), out
+
+  def task_info(self, state):
+    return {'arm_probs': tf.stack([state.p1, 1.0 - state.p1], axis=-1),
+            'volatility': state.volatility}
