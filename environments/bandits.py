@@ -15,9 +15,8 @@ input t); the arm probabilities are exposed to evaluation code through
 `task_info` / `StepOutput.info['arm_probs']`.
 """
 
-from typing import Dict, NamedTuple
+from typing import NamedTuple
 
-from dm_env import specs
 import tensorflow as tf
 
 from environments import core
@@ -54,33 +53,20 @@ def sample_arm_probs(distribution: str, key: tf.Tensor,
   return tf.stack([p1, 1.0 - p1], axis=-1)
 
 
-class BernoulliBandit(core.BatchedCore):
+class BernoulliBandit(core.TrialsCore):
   """Batched two-armed Bernoulli bandit core."""
 
   def __init__(self, distribution: str = 'independent', num_trials: int = 100):
     if distribution not in DISTRIBUTIONS:
       raise ValueError(f'unknown bandit distribution {distribution!r}; '
                        f'choose one of {", ".join(DISTRIBUTIONS)}')
-    if num_trials < 1:
-      raise ValueError(f'num_trials must be >= 1, got {num_trials}')
+    super().__init__(num_trials)
     self.distribution = distribution
-    self.num_trials = num_trials
     self.name = f'bandit_{distribution}'
 
   @property
   def num_actions(self) -> int:
     return 2
-
-  @property
-  def episode_length(self) -> int:
-    return self.num_trials
-
-  def observation_spec(self) -> Dict[str, specs.Array]:
-    return {
-        'episode_step':
-            specs.BoundedArray((), 'int32', 0, self.num_trials - 1,
-                               name='episode_step')
-    }
 
   def reset(self, key, batch_size):
     probs = sample_arm_probs(self.distribution, key, batch_size)
@@ -92,24 +78,11 @@ class BernoulliBandit(core.BatchedCore):
     p = tf.gather(state.arm_probs, action, batch_dims=1)  # [B]
     u = tf.random.stateless_uniform(tf.shape(p), key)
     reward = tf.cast(u < p, tf.float32)
-    t = state.episode_step + 1
-    last = t >= self.num_trials
-    next_state = BanditState(state.arm_probs, t)
-    out = core.StepOutput(
-        reward=reward,
-        discount=1.0 - tf.cast(last, tf.float32),
-        last=last,
-        # The final observation of an episode repeats the last valid index.
-        observation={'episode_step': tf.minimum(t, self.num_trials - 1)},
-        info=self.task_info(state))
-    return next_state, out
+    t, out = self.end_trial(state.episode_step, reward, self.task_info(state))
+    return BanditState(state.arm_probs, t), out
 
   def task_info(self, state):
     return {'arm_probs': state.arm_probs}
 
   def _observation(self, state):
     return {'episode_step': state.episode_step}
-
-
-def make(task: str, num_trials: int = 100) -> BernoulliBandit:
-  return BernoulliBandit(task, num_trials)
