@@ -202,3 +202,33 @@ def train_and_export(core, task, task_kwargs):
         f'in {result.seconds:.0f} s; exported {path}', file=sys.stderr)
   print(path)
   return path
+
+
+def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite):
+  """What an experiment analysis launcher starts with.
+
+  Checks that the outputs RUN_DIR/eval/<outputs> may be written, loads the
+  run's latest SavedModel, makes the test task and the baselines; any problem
+  is one error line and exit 2. Returns `(core, policies, paths)` where
+  `policies` maps 'agent' and each baseline name to a policy and `paths` maps
+  each output name to its path.
+  """
+  if not run_dir:
+    fail('--run_dir is required')
+  paths = {o: os.path.join(run_dir, 'eval', o) for o in outputs}
+  for p in paths.values():
+    if os.path.exists(p) and not overwrite:
+      fail(f'{p} exists; pass --overwrite')
+  import_tensorflow()
+  import environments  # pylint: disable=g-import-not-at-top
+  from meta_rl import baselines, evaluation  # pylint: disable=g-import-not-at-top
+  try:
+    agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
+    core = environments.make_core(task)
+    agent.check_fits(core)
+    policies = {'agent': agent}
+    policies.update({b: baselines.make_baseline(b, core) for b in baseline_names})
+  except (OSError, ValueError) as e:
+    fail(str(e).splitlines()[0])
+  os.makedirs(os.path.join(run_dir, 'eval'), exist_ok=True)
+  return core, policies, paths

@@ -29,14 +29,23 @@ flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of test episodes and sampling.')
 flags.DEFINE_boolean('greedy', False, 'Take the argmax action instead of '
                      'sampling from the policy.')
-flags.DEFINE_list('baselines', ['thompson', 'ucb1', 'random'],
-                  'Baselines to run on the same test episodes.')
+flags.DEFINE_list('baselines', ['auto'],
+                  "Baselines to run on the same test episodes ('auto': the "
+                  "task's usual set, see DEFAULT_BASELINES; empty: none).")
 flags.DEFINE_string('output_dir', None, 'Where to write JSON and PNG (default: '
                     'RUN_DIR/eval next to the saved_model base).')
 flags.DEFINE_string('record', None, 'Write per-step data and hidden states to '
                     'this .npz file.')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
 FLAGS = flags.FLAGS
+
+# The comparisons the paper makes for each task family.
+DEFAULT_BASELINES = {
+    'informative': ['thompson_informative', 'ucb1', 'random'],
+    'restless': ['ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8', 'random'],
+    'restless_test': ['ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8', 'random'],
+}
+TWO_ARMED_BASELINES = ['bayes_optimal', 'gittins', 'thompson', 'ucb1', 'random']
 
 
 def _default_output_dir(path):
@@ -76,8 +85,10 @@ def main(argv):
   try:
     core = environments.make_core(task, **task_kwargs)
     policy.check_fits(core)
-    bases = [baselines.make_baseline(b, core)
-             for b in FLAGS.baselines if b]
+    names = [b for b in FLAGS.baselines if b]
+    if names == ['auto']:
+      names = DEFAULT_BASELINES.get(task, TWO_ARMED_BASELINES)
+    bases = [baselines.make_baseline(b, core) for b in names]
   except (ValueError, TypeError) as e:
     common.fail(str(e))
 

@@ -10,7 +10,6 @@ the target four times) and writes RUN_DIR/eval/exp3.json and exp3.png (what
 each policy pulls on each trial).
 """
 
-import os
 
 from absl import app
 from absl import flags
@@ -31,26 +30,11 @@ OPTIMUM = 20.55
 def main(argv):
   if len(argv) > 1:
     common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-  if not FLAGS.run_dir:
-    common.fail('--run_dir is required')
-  out_dir = os.path.join(FLAGS.run_dir, 'eval')
-  paths = {e: os.path.join(out_dir, f'exp3.{e}') for e in ('json', 'png')}
-  for p in paths.values():
-    if os.path.exists(p) and not FLAGS.overwrite:
-      common.fail(f'{p} exists; pass --overwrite')
-  common.import_tensorflow()
+  core, policies, paths = common.load_for_analysis(
+      FLAGS.run_dir, 'informative', FLAGS.baselines, ['exp3.json', 'exp3.png'],
+      FLAGS.overwrite)
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import environments  # pylint: disable=g-import-not-at-top
-  from meta_rl import baselines, evaluation  # pylint: disable=g-import-not-at-top
-
-  try:
-    agent = evaluation.SavedModelPolicy(os.path.join(FLAGS.run_dir, 'saved_model'))
-    core = environments.make_core('informative')
-    agent.check_fits(core)
-    policies = {'agent': agent}
-    policies.update({b: baselines.make_baseline(b, core) for b in FLAGS.baselines})
-  except (FileNotFoundError, ValueError) as e:
-    common.fail(str(e).splitlines()[0])
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
 
   info_arm = core.informative_arm
   report, choices = {}, {}
@@ -73,8 +57,7 @@ def main(argv):
                               ((actions != info_arm) & (actions != target[:, None])).mean(0)])
   result = {'run_dir': FLAGS.run_dir, 'num_episodes': FLAGS.num_episodes,
             'seed': FLAGS.seed, 'optimum': OPTIMUM, 'results': report}
-  os.makedirs(out_dir, exist_ok=True)
-  evaluation.write_json(paths['json'], result)
+  evaluation.write_json(paths['exp3.json'], result)
 
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
@@ -96,7 +79,7 @@ def main(argv):
   axes[0, 0].set_ylabel('fraction of episodes')
   axes[0, -1].legend(fontsize=7, loc='lower right')
   fig.tight_layout()
-  fig.savefig(paths['png'], dpi=120)
+  fig.savefig(paths['exp3.png'], dpi=120)
 
   print(f'{"policy":<22} {"1st pull informative":>20} {"reward/episode":>16} {"optimal eps":>12}')
   for name, r in report.items():
@@ -104,7 +87,7 @@ def main(argv):
           f'{r["episode_reward_mean"]:>9.2f} ± {r["episode_reward_se"]:.2f} '
           f'{r["optimal_episodes"]:>12.3f}')
   print(f'optimum reward per episode: {OPTIMUM}')
-  print(f'wrote {paths["json"]} and {paths["png"]}')
+  print(f'wrote {paths["exp3.json"]} and {paths["exp3.png"]}')
 
 
 if __name__ == '__main__':

@@ -13,7 +13,6 @@ between the nu bands. Writes RUN_DIR/eval/exp4.json and exp4.png (4a: p1 and
 the agent's choices in six episodes; 4b: regret; 4c: learning rate vs nu).
 """
 
-import os
 
 from absl import app
 from absl import flags
@@ -34,27 +33,12 @@ BANDS = [(0.0, 2 / 30), (2 / 30, 4 / 30), (4 / 30, 6 / 30 + 1e-9)]
 def main(argv):
   if len(argv) > 1:
     common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-  if not FLAGS.run_dir:
-    common.fail('--run_dir is required')
-  out_dir = os.path.join(FLAGS.run_dir, 'eval')
-  paths = {e: os.path.join(out_dir, f'exp4.{e}') for e in ('json', 'png')}
-  for p in paths.values():
-    if os.path.exists(p) and not FLAGS.overwrite:
-      common.fail(f'{p} exists; pass --overwrite')
-  common.import_tensorflow()
+  core, policies, paths = common.load_for_analysis(
+      FLAGS.run_dir, 'restless_test', FLAGS.baselines,
+      ['exp4.json', 'exp4.png'], FLAGS.overwrite)
   import sys  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  import environments  # pylint: disable=g-import-not-at-top
-  from meta_rl import analysis, baselines, evaluation  # pylint: disable=g-import-not-at-top
-
-  try:
-    agent = evaluation.SavedModelPolicy(os.path.join(FLAGS.run_dir, 'saved_model'))
-    core = environments.make_core('restless_test')
-    agent.check_fits(core)
-    policies = {'agent': agent}
-    policies.update({b: baselines.make_baseline(b, core) for b in FLAGS.baselines})
-  except (FileNotFoundError, ValueError) as e:
-    common.fail(str(e).splitlines()[0])
+  from meta_rl import analysis, evaluation  # pylint: disable=g-import-not-at-top
 
   regrets, episodes = {}, {}
   for name, policy in policies.items():
@@ -81,8 +65,7 @@ def main(argv):
       'rw_fit_median': {'alpha': float(np.median(fit['alpha'])),
                         'beta': float(np.median(fit['beta']))},
   }
-  os.makedirs(out_dir, exist_ok=True)
-  evaluation.write_json(paths['json'], result)
+  evaluation.write_json(paths['exp4.json'], result)
 
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
@@ -125,7 +108,7 @@ def main(argv):
   ax.set_title('(c) learning rate vs volatility')
   ax.legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(paths['png'], dpi=120)
+  fig.savefig(paths['exp4.png'], dpi=120)
   print(f'learning rate vs nu: R^2 = {reg["r_squared"]:.3f}, p = '
         f'{reg["p_value"]:.2e} (n = {reg["n"]})')
   oos = result['learning_rate_vs_volatility_out_of_sample']
@@ -133,7 +116,7 @@ def main(argv):
   for t in result['bands']['ttests']:
     print(f'band {t["higher_band"]} vs {t["lower_band"]}: t = {t["t"]:.2f}, '
           f'p = {t["p_value"]:.2e}')
-  print(f'wrote {paths["json"]} and {paths["png"]}')
+  print(f'wrote {paths["exp4.json"]} and {paths["exp4.png"]}')
 
 
 if __name__ == '__main__':
