@@ -7,6 +7,7 @@ A policy is anything with `initial_state(batch_size)` and
 episodes, the environment stepping through its TF core eagerly.
 """
 
+import itertools
 import json
 import os
 from typing import Any, Dict, Optional
@@ -209,14 +210,15 @@ def plot_regret(path: str, results: Dict[str, Dict[str, Any]], title: str,
   fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4.2), squeeze=False)
   ax = axes[0, 0]
   styles = {'agent': dict(color='tab:green', lw=2.2)}
-  greys = iter(['black', 'dimgray', 'darkgray', 'silver', 'tab:blue'])
+  others = itertools.cycle(['black', 'tab:blue', 'tab:orange', 'tab:purple',
+                            'tab:brown', 'dimgray', 'tab:olive', 'silver'])
   for name, s in results.items():
     if 'cumulative_regret_mean' not in s:
       continue
     mean = np.asarray(s['cumulative_regret_mean'])
     se = np.asarray(s['cumulative_regret_se'])
     trials = np.arange(1, len(mean) + 1)
-    style = styles.get(name, dict(color=next(greys), ls='--', lw=1.5))
+    style = styles.get(name, dict(color=next(others), ls='--', lw=1.5))
     ax.plot(trials, mean, label=f'{name} ({mean[-1]:.2f})', **style)
     ax.fill_between(trials, mean - se, mean + se, color=style['color'], alpha=0.2)
   ax.set_xlabel('trial')

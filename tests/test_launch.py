@@ -169,7 +169,8 @@ def test_evaluate_writes_json_png_and_refuses_overwrite(run_dir):
   assert len(agent['cumulative_regret_mean']) == 10
   assert len(agent['cumulative_regret_se']) == 10
   assert len(agent['suboptimal_pulls_per_trial']) == 10
-  assert set(report['results']) == {'agent', 'thompson', 'ucb1', 'random'}
+  assert set(report['results']) == {'agent', 'bayes_optimal', 'gittins',
+                                    'thompson', 'ucb1', 'random'}
   png = os.path.join(run_dir, 'eval', 'easy.png')
   assert open(png, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
   import numpy as np  # pylint: disable=g-import-not-at-top
