@@ -222,3 +222,63 @@ def test_same_seed_and_flags_same_weights_across_processes(tmp_path):
   assert len(values[0]) >= 20
   for x, y in zip(*values):
     np.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture(scope='module')
+def tiny_runs(tmp_path_factory):
+  root = tmp_path_factory.mktemp('tiny')
+  runs = {}
+  for task, trials in (('informative', 5), ('restless', 150), ('medium', 10)):
+    runs[task] = str(root / task)
+    _launch('bandits.py', f'--task={task}', f'--run_dir={runs[task]}',
+            f'--num_trials={trials}', '--batch_size=8',
+            f'--unroll_length={trials}', f'--total_steps={8 * trials * 2}',
+            '--log_every_secs=0', check=0)
+  return runs
+
+
+def test_exp3_and_exp4_analyses_from_a_run_dir(tiny_runs):
+  proc = _launch('exp3_informative.py', f'--run_dir={tiny_runs["informative"]}',
+                 '--num_episodes=30', check=0)
+  assert 'optimum reward per episode: 20.55' in proc.stdout
+  r = json.load(open(os.path.join(tiny_runs['informative'], 'eval', 'exp3.json')))
+  assert set(r['results']) == {'agent', 'thompson_informative', 'ucb1', 'random'}
+  assert 0.0 <= r['results']['agent']['first_pull_informative'] <= 1.0
+  _launch('exp3_informative.py', f'--run_dir={tiny_runs["informative"]}',
+          '--num_episodes=30', check=2)  # refuses to overwrite
+  proc = _launch('exp4_restless.py', f'--run_dir={tiny_runs["restless"]}',
+                 '--num_episodes=30', check=0)
+  r = json.load(open(os.path.join(tiny_runs['restless'], 'eval', 'exp4.json')))
+  assert set(r['regret_at_150']) == {'agent', 'ucb', 'thompson_restless',
+                                     'rw_0.2', 'rw_0.8', 'random'}
+  assert r['learning_rate_vs_volatility']['n'] == 30
+  assert len(r['bands']['ttests']) == 2
+  png = os.path.join(tiny_runs['restless'], 'eval', 'exp4.png')
+  assert open(png, 'rb').read(4) == b'\x89PNG'
+  # An agent of the wrong task is refused.
+  proc = _launch('exp3_informative.py', f'--run_dir={tiny_runs["medium"]}',
+                 check=2)
+  assert 'actions' in _error_line(proc)
+
+
+def test_exp2_matrix_and_posterior_decoding(tiny_runs, tmp_path):
+  out = str(tmp_path / 'exp2')
+  run = tiny_runs['medium']
+  _launch('exp2_matrix.py', f'--output_dir={out}', '--num_episodes=20',
+          f'--runs=medium={run},easy={run}', f'--ablation_runs=hard={run}',
+          '--reference_baselines=bayes_optimal', check=0)
+  r = json.load(open(os.path.join(out, 'exp2_matrix.json')))
+  assert set(r['agents']) == {'medium', 'easy'} and set(r['ablations']) == {'hard'}
+  assert set(r['agents']['medium']) == {'independent', 'uniform', 'easy',
+                                        'medium', 'hard'}
+  assert os.path.exists(os.path.join(out, 'exp2_matrix.png'))
+  proc = _launch('exp2_matrix.py', f'--output_dir={out}', '--runs=bogus=x',
+                 check=2)
+  assert 'TASK=RUN_DIR' in _error_line(proc)
+  record = str(tmp_path / 'rec.npz')
+  _launch('evaluate.py', f'--saved_model={run}/saved_model', '--baselines=',
+          '--num_episodes=40', f'--record={record}',
+          f'--output_dir={tmp_path}', check=0)
+  proc = _launch('decode_posterior.py', f'--record={record}', check=0)
+  d = json.load(open(str(tmp_path / 'rec_decoding.json')))
+  assert len(d['r2_posterior_mean_arm']) == 2 and d['episodes'] == 40
