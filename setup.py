@@ -27,10 +27,11 @@ setup(
         'absl-py==2.5.1',
         'numpy==2.4.6',
         'matplotlib==3.11.2',
+        'scipy==1.17.1',
     ],
     extras_require={
         'cpu': [f'tensorflow-cpu=={TF_VERSION}'],
         'tensorflow': [f'tensorflow=={TF_VERSION}'],
-        'test': ['pytest==9.2.0', 'scipy==1.17.1'],
+        'test': ['pytest==9.2.0'],
     },
 )
