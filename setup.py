@@ -28,6 +28,8 @@ setup(
         'numpy==2.4.6',
         'matplotlib==3.11.2',
         'scipy==1.17.1',
+        'statsmodels==0.14.5',
+        'pandas==3.1.1',
     ],
     extras_require={
         'cpu': [f'tensorflow-cpu=={TF_VERSION}'],

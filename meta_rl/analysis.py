@@ -1,4 +1,4 @@
-"""Behavioural analyses of the paper's bandit experiments.
+"""Behavioural analyses of the paper's bandit and two-step experiments.
 
 Rescorla-Wagner model fits (Section 3.1.4, Fig 4c): in each episode, the
 agent's choices are fit by maximum likelihood with
@@ -111,3 +111,82 @@ def compare_bands(values, volatility, bands: Sequence[Tuple[float, float]]):
                             'lower_band': list(bands[i]),
                             't': float(t.statistic), 'p_value': float(t.pvalue)})
   return out
+
+
+# ----------------------------------------------------------------------------
+# Two-step task (Section 3.2.1, Fig 5; Daw et al. 2011).
+
+
+def two_step_trials(episodes) -> Dict[str, np.ndarray]:
+  """Per-trial arrays [N, K] from `evaluation.play_episodes` on the two-step
+  task: first-stage action `a1`, second-stage state `s2` (1 or 2), `common`
+  transition (bool), `reward` (0/1)."""
+  states = np.asarray(episodes['info_state'])  # [N, 2K]
+  actions = np.asarray(episodes['actions'])
+  rewards = np.asarray(episodes['rewards'])
+  if not ((states[:, 0::2] == 0).all() and (states[:, 1::2] >= 1).all()):
+    raise ValueError('not two-step episodes: states must alternate S1, S2/S3')
+  a1, s2 = actions[:, 0::2], states[:, 1::2]
+  return {'a1': a1, 's2': s2, 'common': (s2 - 1) == a1,
+          'reward': rewards[:, 1::2]}
+
+
+def stay_probabilities(trials) -> Dict[str, Dict[str, float]]:
+  """P(repeat the first-stage action) after common/rare x rewarded/unrewarded
+  trials (Fig 5b-c), with standard errors and counts."""
+  stay = trials['a1'][:, 1:] == trials['a1'][:, :-1]
+  common = trials['common'][:, :-1]
+  rewarded = trials['reward'][:, :-1] > 0
+  out = {}
+  for r_name, r_mask in (('rewarded', rewarded), ('unrewarded', ~rewarded)):
+    for t_name, t_mask in (('common', common), ('rare', ~common)):
+      x = stay[r_mask & t_mask]
+      out[f'{r_name}_{t_name}'] = {
+          'p_stay': float(x.mean()), 'n': int(x.size),
+          'se': float(np.sqrt(x.mean() * (1 - x.mean()) / max(x.size, 1)))}
+  return out
+
+
+def stay_regression(trials, lags: int = 1) -> Dict[str, Dict[str, float]]:
+  """Logistic regression of first-stage choices on previous trials.
+
+  lags=1 (Daw et al. 2011): stay_t ~ 1 + reward_{t-1} + transition_{t-1} +
+  reward_{t-1} x transition_{t-1}, predictors coded +-1 (rewarded, common =
+  +1). A model-free learner loads on reward, a model-based one on the
+  interaction.
+  lags > 1 (trial-history regression): the outcome is choosing a1 = 0 at
+  trial t; for each lag l, the reward, transition and interaction of trial
+  t - l, each signed by the choice made at t - l (+1 for a1 = 0), and that
+  signed choice itself; a positive coefficient pushes towards repeating it.
+  Fit with statsmodels Logit. Returns, per coefficient: coef, se, z, p_value.
+  """
+  import statsmodels.api as sm  # pylint: disable=g-import-not-at-top
+  a1 = trials['a1']
+  r = np.where(trials['reward'] > 0, 1.0, -1.0)
+  c = np.where(trials['common'], 1.0, -1.0)
+  k = a1.shape[1]
+  if k <= lags:
+    raise ValueError(f'need more than {lags} trials per episode')
+  # Choice coded +-1; a predictor for lag l pushes towards repeating a1_{t-l}.
+  choice = np.where(a1 == 0, 1.0, -1.0)
+  y = (a1[:, lags:] == 0).astype(float).ravel()
+  columns, names = [np.ones(y.size)], ['intercept']
+  for l in range(1, lags + 1):
+    sl = slice(lags - l, k - l)
+    ch = choice[:, sl]
+    for name, x in (('reward', r[:, sl]), ('transition', c[:, sl]),
+                    ('reward_x_transition', r[:, sl] * c[:, sl])):
+      columns.append((ch * x).ravel())
+      names.append(f'{name}_lag{l}' if lags > 1 else name)
+    if lags > 1:
+      columns.append(ch.ravel())
+      names.append(f'choice_lag{l}')
+  if lags == 1:
+    # Stay formulation of Daw et al. (2011): outcome is staying.
+    y = (a1[:, 1:] == a1[:, :-1]).astype(float).ravel()
+    columns = [np.ones(y.size), r[:, :-1].ravel(), c[:, :-1].ravel(),
+               (r[:, :-1] * c[:, :-1]).ravel()]
+  fit = sm.Logit(y, np.stack(columns, 1)).fit(disp=0)
+  return {n: {'coef': float(b), 'se': float(se), 'z': float(z), 'p_value': float(p)}
+          for n, b, se, z, p in zip(names, fit.params, fit.bse, fit.tvalues,
+                                    fit.pvalues)}
