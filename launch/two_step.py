@@ -1,0 +1,42 @@
+"""Train the meta-RL agent on the two-step task (Exp 5, Section 3.2.1).
+
+  python launch/two_step.py --flagfile=launch/configs/two_step.cfg --run_dir=runs/two_step
+
+A trial is two steps: at S1 the action picks the transition (common 0.75 /
+rare 0.25) to S2 or S3; at S2/S3 either action collects that state's reward
+(0.9 in the good state, 0.1 in the other; which is good is drawn per episode).
+Observations: `state` (0 = S1, 1 = S2, 2 = S3; one-hot inside the model) and
+`episode_step`. Same run dir, checkpoints, TensorBoard and SavedModel contract
+as launch/bandits.py.
+"""
+
+from absl import app
+from absl import flags
+
+import common
+
+flags.DEFINE_integer('num_trials', 10, 'Trials (two steps each) per episode.')
+flags.DEFINE_float('swap_prob', 0.0, 'Probability per trial that the two '
+                   'second-stage reward probabilities swap (0: the paper).')
+common.add_flag_names('num_trials', 'swap_prob')
+common.define_training_flags(unroll_length=20)
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  if len(argv) > 1:
+    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  if not 0.0 <= FLAGS.swap_prob <= 1.0:
+    common.fail('--swap_prob must be in [0, 1]')
+  common.import_tensorflow()
+  import environments  # pylint: disable=g-import-not-at-top
+  task_kwargs = {'num_trials': FLAGS.num_trials, 'swap_prob': FLAGS.swap_prob}
+  try:
+    core = environments.make_core('two_step', **task_kwargs)
+  except ValueError as e:
+    common.fail(str(e))
+  common.train_and_export(core, 'two_step', task_kwargs)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=common.parse_flags)
