@@ -5,6 +5,7 @@ from environments.core import BatchedCore, StepOutput, step_autoreset
 from environments.dm_env_face import CoreEnvironment
 from environments.informative_bandit import InformativeBandit
 from environments.restless_bandit import RestlessBandit
+from environments.two_step import TwoStepTask
 
 TASKS = {name: (lambda n=name, **kw: BernoulliBandit(n, **kw))
          for name in BANDIT_TASKS}
@@ -12,6 +13,7 @@ TASKS.update({
     'informative': InformativeBandit,  # Exp 3 (Section 3.1.3)
     'restless': lambda **kw: RestlessBandit('train', **kw),  # Exp 4
     'restless_test': lambda **kw: RestlessBandit('test', **kw),
+    'two_step': TwoStepTask,  # Exp 5 (Section 3.2.1)
 })
 
 
@@ -33,5 +35,5 @@ def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
 
 __all__ = ['BatchedCore', 'StepOutput', 'step_autoreset', 'CoreEnvironment',
            'BernoulliBandit', 'InformativeBandit', 'RestlessBandit',
-           'BANDIT_TASKS', 'TASKS', 'make_core',
+           'TwoStepTask', 'BANDIT_TASKS', 'TASKS', 'make_core',
            'make_environment']
