@@ -29,7 +29,7 @@ setup(
         'matplotlib==3.11.2',
         'scipy==1.17.1',
         'statsmodels==0.14.5',
-        'pandas==3.1.1',
+        'pandas==2.3.3',  # statsmodels 0.14.5 breaks with pandas 3
     ],
     extras_require={
         'cpu': [f'tensorflow-cpu=={TF_VERSION}'],

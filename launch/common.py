@@ -204,12 +204,20 @@ def train_and_export(core, task, task_kwargs):
   return path
 
 
-def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite):
+def baseline_options():
+  """Baseline options from the launcher's flags (those it defines)."""
+  return {k: FLAGS[k].value for k in ('gittins_discount', 'restless_volatility',
+                                      'rw_beta') if k in FLAGS}
+
+
+def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
+                      trained_on=None):
   """What an experiment analysis launcher starts with.
 
   Checks that the outputs RUN_DIR/eval/<outputs> may be written, loads the
   run's latest SavedModel, makes the test task and the baselines; any problem
-  is one error line and exit 2. Returns `(core, policies, paths)` where
+  is one error line and exit 2. `trained_on`: task names the run may have
+  been trained on (checked against its metadata). Returns `(core, policies, paths)` where
   `policies` maps 'agent' and each baseline name to a policy and `paths` maps
   each output name to its path.
   """
@@ -224,10 +232,15 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite):
   from meta_rl import baselines, evaluation  # pylint: disable=g-import-not-at-top
   try:
     agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
+    trained = agent.metadata.get('task')
+    if trained_on and trained not in trained_on:
+      fail(f'{run_dir} holds an agent trained on {trained!r}, not on '
+           f'{" or ".join(trained_on)}')
     core = environments.make_core(task)
     agent.check_fits(core)
     policies = {'agent': agent}
-    policies.update({b: baselines.make_baseline(b, core) for b in baseline_names})
+    policies.update({b: baselines.make_baseline(b, core, **baseline_options())
+                     for b in baseline_names})
   except (OSError, ValueError) as e:
     fail(str(e).splitlines()[0])
   os.makedirs(os.path.join(run_dir, 'eval'), exist_ok=True)

@@ -7,7 +7,8 @@ statistics of a two-armed Bernoulli bandit?
 
 For every step, the Beta(1, 1) posterior mean of each arm given the episode's
 rewards so far (what a Bayes-optimal player tracks) is decoded linearly (ridge
-regression) from the LSTM state that the agent acts on, training on 80% of the
+regression) from the LSTM state that the agent acts on (records of the
+independent task only: the posterior is that of independent Beta(1, 1) arms), training on 80% of the
 episodes and reporting R^2 on the other 20%. A control decodes the same
 targets from the trial index alone. Writes <record>_decoding.json and .png
 (decoded vs true posterior mean difference; PCA of the hidden state coloured by
@@ -42,6 +43,11 @@ def main(argv):
   if not states or 'info_arm_probs' not in rec.files:
     common.fail(f'{FLAGS.record} has no hidden states or arm probabilities; '
                 'record it with evaluate.py --record on a two-armed bandit')
+  task = str(rec['task']) if 'task' in rec.files else None
+  if task != 'independent':
+    common.fail(f'{FLAGS.record} is a record of task {task!r}; the decoder '
+                'computes Beta(1, 1) posteriors of independent arms, so it needs '
+                'a record of --task=independent')
   actions, rewards = rec['actions'], rec['rewards']
   n, t_max = actions.shape
   if rec['info_arm_probs'].shape[-1] != 2:

@@ -32,6 +32,11 @@ flags.DEFINE_boolean('greedy', False, 'Take the argmax action instead of '
 flags.DEFINE_list('baselines', ['auto'],
                   "Baselines to run on the same test episodes ('auto': the "
                   "task's usual set, see DEFAULT_BASELINES; empty: none).")
+flags.DEFINE_float('gittins_discount', 0.98, 'Discount of the Gittins indices.')
+flags.DEFINE_float('restless_volatility', 3.0 / 30.0, 'Fixed per-step variance '
+                   'of the random-walk posterior of thompson_restless.')
+flags.DEFINE_float('rw_beta', 10.0, 'Inverse temperature of the '
+                   'Rescorla-Wagner baselines.')
 flags.DEFINE_string('output_dir', None, 'Where to write JSON and PNG (default: '
                     'RUN_DIR/eval next to the saved_model base).')
 flags.DEFINE_string('record', None, 'Write per-step data and hidden states to '
@@ -88,7 +93,8 @@ def main(argv):
     names = [b for b in FLAGS.baselines if b]
     if names == ['auto']:
       names = DEFAULT_BASELINES.get(task, TWO_ARMED_BASELINES)
-    bases = [baselines.make_baseline(b, core) for b in names]
+    bases = [baselines.make_baseline(b, core, **common.baseline_options())
+             for b in names]
   except (ValueError, TypeError) as e:
     common.fail(str(e))
 
@@ -125,7 +131,7 @@ def main(argv):
   if FLAGS.record:
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.record)), exist_ok=True)
     states = episodes.pop('states', {})
-    np.savez_compressed(FLAGS.record, **episodes,
+    np.savez_compressed(FLAGS.record, task=np.array(task), **episodes,
                         **{f'state_{k}': v for k, v in states.items()})
 
   print(f'{"policy":<10} {"regret":>14} {"subopt. pulls":>14} {"reward":>8}')

@@ -32,7 +32,7 @@ def main(argv):
     common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'informative', FLAGS.baselines, ['exp3.json', 'exp3.png'],
-      FLAGS.overwrite)
+      FLAGS.overwrite, trained_on=['informative'])
   import numpy as np  # pylint: disable=g-import-not-at-top
   from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
 

@@ -25,6 +25,11 @@ flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
 flags.DEFINE_list('baselines', ['ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8',
                                 'random'], 'Baselines on the same episodes.')
+flags.DEFINE_float('restless_volatility', 3.0 / 30.0, 'Fixed per-step '
+                   'variance of the random-walk posterior of thompson_restless '
+                   '(the paper: one fixed volatility for all episodes).')
+flags.DEFINE_float('rw_beta', 10.0, 'Inverse temperature of the '
+                   'Rescorla-Wagner baselines.')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
 FLAGS = flags.FLAGS
 BANDS = [(0.0, 2 / 30), (2 / 30, 4 / 30), (4 / 30, 6 / 30 + 1e-9)]
@@ -35,7 +40,7 @@ def main(argv):
     common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'restless_test', FLAGS.baselines,
-      ['exp4.json', 'exp4.png'], FLAGS.overwrite)
+      ['exp4.json', 'exp4.png'], FLAGS.overwrite, trained_on=['restless'])
   import sys  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from meta_rl import analysis, evaluation  # pylint: disable=g-import-not-at-top
@@ -84,7 +89,7 @@ def main(argv):
     t0 += horizon
   ax.set_ylim(-0.08, 1.12)
   ax.set_xlabel('step (six test episodes, increasing ν)')
-  ax.set_ylabel('p1 (line); agent chose arm 1 (red at 1)')
+  ax.set_ylabel('p1 (line); choice: a1 (pays p1) at 1, a2 at 0')
   ax.set_title('(a) p1 and the agent\'s choices')
   ax = fig.add_subplot(1, 3, 2)
   names = list(regrets)

@@ -39,7 +39,7 @@ def main(argv):
     common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'two_step', FLAGS.baselines, ['exp5.json', 'exp5.png'],
-      FLAGS.overwrite)
+      FLAGS.overwrite, trained_on=['two_step'])
   import numpy as np  # pylint: disable=g-import-not-at-top
   from meta_rl import analysis, evaluation  # pylint: disable=g-import-not-at-top
   if FLAGS.ablation_run_dir:

@@ -646,11 +646,11 @@ def _is_informative(core) -> bool:
   return isinstance(core, informative_lib.InformativeBandit)
 
 
-def _informative(cls, core):
+def _informative(cls, core, **_):
   return cls(core.num_arms)
 
 
-def _bayes_optimal(core):
+def _bayes_optimal(core, **_):
   if _is_informative(core):
     return _informative(OptimalInformative, core)
   if not isinstance(core, bandits_lib.BernoulliBandit):
@@ -659,7 +659,7 @@ def _bayes_optimal(core):
   return BayesOptimal(core.distribution, core.num_trials)
 
 
-def _thompson(core):
+def _thompson(core, **_):
   # Beta posteriors need Bernoulli rewards; on the informative bandit the
   # paper's Thompson has the true prior (Section 3.1.3).
   if _is_informative(core):
@@ -667,32 +667,48 @@ def _thompson(core):
   return ThompsonSampling(core.num_actions)
 
 
-def _gittins(core):
+def _gittins(core, gittins_discount=0.98, **_):
   if _is_informative(core):
     raise ValueError('gittins needs Bernoulli rewards')
-  return Gittins(core.num_actions, core.episode_length)
+  return Gittins(core.num_actions, core.episode_length, gittins_discount)
+
+
+def _two_step(core, model_based):
+  if 'state' not in core.observation_spec():
+    raise ValueError(f'{"model_based" if model_based else "model_free"} is a '
+                     f'two-step task learner, not for {core.name}')
+  return TwoStepLearner(model_based, common_prob=getattr(core, 'common_prob', 0.75))
 
 
 BASELINES: Dict[str, Callable] = {
     'bayes_optimal': _bayes_optimal,
     'gittins': _gittins,
     'thompson': _thompson,
-    'ucb1': lambda core: UCB1(core.num_actions),
-    'ucb': lambda core: UCB(core.num_actions, chi=1.0),
-    'rw_0.2': lambda core: RescorlaWagner(core.num_actions, alpha=0.2),
-    'rw_0.8': lambda core: RescorlaWagner(core.num_actions, alpha=0.8),
-    'random': lambda core: RandomPolicy(core.num_actions),
+    'ucb1': lambda core, **_: UCB1(core.num_actions),
+    'ucb': lambda core, **_: UCB(core.num_actions, chi=1.0),
+    'rw_0.2': lambda core, rw_beta=10.0, **_: RescorlaWagner(
+        core.num_actions, alpha=0.2, beta=rw_beta),
+    'rw_0.8': lambda core, rw_beta=10.0, **_: RescorlaWagner(
+        core.num_actions, alpha=0.8, beta=rw_beta),
+    'random': lambda core, **_: RandomPolicy(core.num_actions),
     'thompson_informative': functools.partial(_informative, ThompsonInformative),
     'optimal_informative': functools.partial(_informative, OptimalInformative),
-    'thompson_restless': lambda core: ThompsonRestless(),
-    'model_free': lambda core: TwoStepLearner(model_based=False),
-    'model_based': lambda core: TwoStepLearner(model_based=True),
+    'thompson_restless': lambda core, restless_volatility=3.0 / 30.0, **_:
+        ThompsonRestless(restless_volatility),
+    'model_free': lambda core, **_: _two_step(core, model_based=False),
+    'model_based': lambda core, **_: _two_step(core, model_based=True),
 }
 
 
-def make_baseline(name: str, core):
-  """The baseline `name` set up for the task of a batched `core`."""
+def make_baseline(name: str, core, **options):
+  """The baseline `name` set up for the task of a batched `core`.
+
+  `options` tune the baselines that have a free parameter and are ignored by
+  the others: `gittins_discount` (0.98), `restless_volatility` (3/30, the
+  fixed volatility of `thompson_restless`), `rw_beta` (10, inverse temperature
+  of the Rescorla-Wagner learners).
+  """
   if name not in BASELINES:
     raise ValueError(f'unknown baseline {name!r}; choose one of '
                      f'{", ".join(BASELINES)}')
-  return BASELINES[name](core)
+  return BASELINES[name](core, **options)

@@ -258,7 +258,7 @@ def test_exp3_and_exp4_analyses_from_a_run_dir(tiny_runs):
   # An agent of the wrong task is refused.
   proc = _launch('exp3_informative.py', f'--run_dir={tiny_runs["medium"]}',
                  check=2)
-  assert 'actions' in _error_line(proc)
+  assert "trained on 'medium'" in _error_line(proc)
 
 
 def test_exp2_matrix_and_posterior_decoding(tiny_runs, tmp_path):
@@ -279,6 +279,12 @@ def test_exp2_matrix_and_posterior_decoding(tiny_runs, tmp_path):
   _launch('evaluate.py', f'--saved_model={run}/saved_model', '--baselines=',
           '--num_episodes=40', f'--record={record}',
           f'--output_dir={tmp_path}', check=0)
-  proc = _launch('decode_posterior.py', f'--record={record}', check=0)
-  d = json.load(open(str(tmp_path / 'rec_decoding.json')))
+  proc = _launch('decode_posterior.py', f'--record={record}', check=2)
+  assert "task 'medium'" in _error_line(proc)
+  record = str(tmp_path / 'rec_ind.npz')
+  _launch('evaluate.py', f'--saved_model={run}/saved_model', '--baselines=',
+          '--task=independent', '--num_episodes=40', f'--record={record}',
+          f'--output_dir={tmp_path}', '--overwrite', check=0)
+  _launch('decode_posterior.py', f'--record={record}', check=0)
+  d = json.load(open(str(tmp_path / 'rec_ind_decoding.json')))
   assert len(d['r2_posterior_mean_arm']) == 2 and d['episodes'] == 40
