@@ -1,5 +1,6 @@
 """Training throughput (env steps/s) of the in-graph trainer and the Python
-dm_env driver on the same agent (LSTM-48, bandit task, unroll 100).
+dm_env driver on the same agent (LSTM-48, bandit task, unroll 100), and of the
+in-graph trainer on the two-step task (unroll 20, Exp 5).
 
   python benchmarks/throughput.py [--seconds=10] [--xla]
 
@@ -82,6 +83,15 @@ def main():
       name = f'in-graph B={b}' + (' XLA' if xla else '')
       results[name] = measure(trainer, args.seconds)
       print(f'{name:<28} {results[name]:>12,.0f} env steps/s', flush=True)
+  two_step = environments.make_core('two_step')
+  for xla in ([False, True] if args.xla else [False]):
+    trainer = InGraphTrainer(two_step, make_agent(two_step.observation_spec(), 2),
+                             A2CConfig(), TrainConfig(batch_size=128,
+                                                      unroll_length=20,
+                                                      jit_compile=xla))
+    name = 'two-step in-graph B=128' + (' XLA' if xla else '')
+    results[name] = measure(trainer, args.seconds)
+    print(f'{name:<28} {results[name]:>12,.0f} env steps/s', flush=True)
   for label, make_env in [('dm_env face (TF core)', lambda i: environments.make_environment('independent', seed=i)),
                           ('NumPy dm_env', NumpyBandit)]:
     b = 32

@@ -84,7 +84,9 @@ def main(argv):
   task = FLAGS.task or meta.get('task')
   if task is None:
     common.fail('--task is required: the SavedModel has no meta_rl metadata')
-  task_kwargs = dict(meta.get('task_kwargs', {}))
+  # The training task's arguments apply when testing on that same task.
+  task_kwargs = (dict(meta.get('task_kwargs', {})) if task == meta.get('task')
+                 else {})
   if FLAGS.num_trials is not None:
     task_kwargs['num_trials'] = FLAGS.num_trials
   try:

@@ -158,7 +158,9 @@ def stay_regression(trials, lags: int = 1) -> Dict[str, Dict[str, float]]:
   trial t; for each lag l, the reward, transition and interaction of trial
   t - l, each signed by the choice made at t - l (+1 for a1 = 0), and that
   signed choice itself; a positive coefficient pushes towards repeating it.
-  Fit with statsmodels Logit. Returns, per coefficient: coef, se, z, p_value.
+  Fit with statsmodels Logit. Returns, per coefficient: coef, se, z, p_value
+  (NaN, with an `error`, when the choices are separable and no finite
+  maximum-likelihood estimate exists).
   """
   import statsmodels.api as sm  # pylint: disable=g-import-not-at-top
   a1 = trials['a1']
@@ -186,7 +188,16 @@ def stay_regression(trials, lags: int = 1) -> Dict[str, Dict[str, float]]:
     y = (a1[:, 1:] == a1[:, :-1]).astype(float).ravel()
     columns = [np.ones(y.size), r[:, :-1].ravel(), c[:, :-1].ravel(),
                (r[:, :-1] * c[:, :-1]).ravel()]
-  fit = sm.Logit(y, np.stack(columns, 1)).fit(disp=0)
+  import warnings  # pylint: disable=g-import-not-at-top
+  try:
+    with warnings.catch_warnings(), np.errstate(all='ignore'):
+      warnings.simplefilter('ignore')
+      fit = sm.Logit(y, np.stack(columns, 1)).fit(disp=0)
+    values = zip(fit.params, fit.bse, fit.tvalues, fit.pvalues)
+  except (np.linalg.LinAlgError, ValueError) as e:
+    # (Quasi-)separation, e.g. a near-deterministic policy: no finite MLE.
+    nan = float('nan')
+    return {n: {'coef': nan, 'se': nan, 'z': nan, 'p_value': nan,
+                'error': f'{type(e).__name__}: {e}'} for n in names}
   return {n: {'coef': float(b), 'se': float(se), 'z': float(z), 'p_value': float(p)}
-          for n, b, se, z, p in zip(names, fit.params, fit.bse, fit.tvalues,
-                                    fit.pvalues)}
+          for n, (b, se, z, p) in zip(names, values)}

@@ -53,3 +53,49 @@ def test_regression_and_bands():
       int(((nu >= lo) & (nu < hi)).sum()) for lo, hi in
       [(0, 0.0667), (0.0667, 0.1333), (0.1333, 0.2)]]
   assert all(t['t'] > 0 and t['p_value'] < 1e-3 for t in bands['ttests'])
+
+
+def test_two_step_trials_and_stay_probabilities_by_hand():
+  # One episode of 4 trials: (a1, s2, reward) =
+  # (0, S2 common, 1), (0, S3 rare, 0), (1, S3 common, 0), (1, S2 rare, 1).
+  states = np.array([[0, 1, 0, 2, 0, 2, 0, 1]])
+  actions = np.array([[0, 1, 0, 0, 1, 1, 1, 0]])
+  rewards = np.array([[0, 1, 0, 0, 0, 0, 0, 1]], float)
+  t = analysis.two_step_trials({'info_state': states, 'actions': actions,
+                                'rewards': rewards})
+  np.testing.assert_array_equal(t['a1'], [[0, 0, 1, 1]])
+  np.testing.assert_array_equal(t['common'], [[True, False, True, False]])
+  np.testing.assert_array_equal(t['reward'], [[1, 0, 0, 1]])
+  stay = analysis.stay_probabilities(t)
+  # After rewarded-common (trial 1): stayed; after unrewarded-rare (trial 2):
+  # switched; after unrewarded-common (trial 3): stayed.
+  assert stay['rewarded_common'] == {'p_stay': 1.0, 'n': 1, 'se': 0.0}
+  assert stay['unrewarded_rare']['p_stay'] == 0.0
+  assert stay['unrewarded_common']['p_stay'] == 1.0
+  assert stay['rewarded_rare']['n'] == 0
+  import pytest  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match='alternate'):
+    analysis.two_step_trials({'info_state': np.zeros((1, 8), int),
+                              'actions': actions, 'rewards': rewards})
+
+
+def test_stay_regression_recovers_a_planted_interaction():
+  rng = np.random.default_rng(2)
+  n, k = 400, 10
+  common = rng.random((n, k)) < 0.75
+  reward = (rng.random((n, k)) < 0.5).astype(float)
+  a1 = np.zeros((n, k), int)
+  a1[:, 0] = rng.integers(0, 2, n)
+  for t in range(1, k):
+    inter = np.where(reward[:, t - 1] > 0, 1, -1) * np.where(common[:, t - 1], 1, -1)
+    p_stay = 1 / (1 + np.exp(-(0.2 + 1.5 * inter)))
+    stay = rng.random(n) < p_stay
+    a1[:, t] = np.where(stay, a1[:, t - 1], 1 - a1[:, t - 1])
+  reg = analysis.stay_regression({'a1': a1, 'common': common, 'reward': reward})
+  assert abs(reg['reward_x_transition']['coef'] - 1.5) < 0.2
+  assert abs(reg['reward']['coef']) < 0.15
+  assert reg['reward_x_transition']['p_value'] < 1e-10
+  hist = analysis.stay_regression({'a1': a1, 'common': common,
+                                   'reward': reward}, lags=3)
+  assert hist['reward_x_transition_lag1']['coef'] > 1.0
+  assert abs(hist['reward_x_transition_lag3']['coef']) < 0.3

@@ -288,3 +288,28 @@ def test_exp2_matrix_and_posterior_decoding(tiny_runs, tmp_path):
   _launch('decode_posterior.py', f'--record={record}', check=0)
   d = json.load(open(str(tmp_path / 'rec_ind_decoding.json')))
   assert len(d['r2_posterior_mean_arm']) == 2 and d['episodes'] == 40
+
+
+def test_two_step_launcher_and_exp5_analysis(tmp_path):
+  run = str(tmp_path / 'two_step')
+  _launch('two_step.py', f'--run_dir={run}', '--num_trials=10',
+          '--batch_size=8', '--total_steps=320', '--log_every_secs=0', check=0)
+  meta = json.load(open(os.path.join(run, 'saved_model', '1', 'assets.extra',
+                                     'meta_rl.json')))
+  assert meta['task'] == 'two_step'
+  assert set(meta['observation_spec']) == {'state', 'episode_step'}
+  proc = _launch('exp5_two_step.py', f'--run_dir={run}', '--num_episodes=60',
+                 check=0)
+  r = json.load(open(os.path.join(run, 'eval', 'exp5.json')))['results']
+  assert set(r) == {'agent', 'model_based', 'model_free', 'random'}
+  assert set(r['agent']['stay']) == {'rewarded_common', 'rewarded_rare',
+                                     'unrewarded_common', 'unrewarded_rare'}
+  assert 'reward_x_transition' in r['agent']['regression']
+  assert 'reward_x_transition_lag5' in r['agent']['history_regression']
+  proc = _launch('two_step.py', f'--run_dir={tmp_path / "x"}',
+                 '--swap_prob=2', check=2)
+  assert 'swap_prob' in _error_line(proc)
+  # A bandit SavedModel does not fit the two-step task.
+  proc = _launch('evaluate.py', f'--saved_model={run}/saved_model',
+                 '--task=independent', check=2)
+  assert "'state'" in _error_line(proc)
