@@ -49,6 +49,7 @@ DEFAULT_BASELINES = {
     'informative': ['thompson_informative', 'ucb1', 'random'],
     'restless': ['ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8', 'random'],
     'restless_test': ['ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8', 'random'],
+    'two_step': ['model_based', 'model_free', 'random'],
 }
 TWO_ARMED_BASELINES = ['bayes_optimal', 'gittins', 'thompson', 'ucb1', 'random']
 

@@ -177,7 +177,11 @@ def play_episodes(core: core_lib.BatchedCore, policy, num_episodes: int,
 def summarise(episodes: Dict[str, Any]) -> Dict[str, Any]:
   """Per-trial means and standard errors of an evaluation."""
   n = episodes['actions'].shape[0]
+  cum_reward = np.cumsum(episodes['rewards'], axis=1)
   summary = {'num_episodes': int(n),
+             'cumulative_reward_mean': cum_reward.mean(0).tolist(),
+             'cumulative_reward_se': (cum_reward.std(axis=0, ddof=1) /
+                                      np.sqrt(n)).tolist(),
              'episode_reward_mean': float(episodes['rewards'].sum(1).mean()),
              'episode_reward_se': float(episodes['rewards'].sum(1).std(ddof=1) / np.sqrt(n))}
   if 'regret' in episodes:
@@ -201,7 +205,8 @@ def write_json(path: str, data: Dict[str, Any]) -> None:
 
 def plot_regret(path: str, results: Dict[str, Dict[str, Any]], title: str,
                 suboptimal: Optional[np.ndarray] = None) -> None:
-  """Cumulative expected regret per trial (mean +- SE) of each policy, and,
+  """Cumulative expected regret per trial (mean +- SE) of each policy (or
+  cumulative reward, for tasks without arm means), and,
   given `suboptimal` [N, T] of the agent, its suboptimal pulls (Fig 2a-b)."""
   import matplotlib
   matplotlib.use('Agg')
@@ -212,17 +217,20 @@ def plot_regret(path: str, results: Dict[str, Dict[str, Any]], title: str,
   styles = {'agent': dict(color='tab:green', lw=2.2)}
   others = itertools.cycle(['black', 'tab:blue', 'tab:orange', 'tab:purple',
                             'tab:brown', 'dimgray', 'tab:olive', 'silver'])
+  # Regret where the task defines it, else cumulative reward.
+  key = ('cumulative_regret' if all('cumulative_regret_mean' in s
+                                    for s in results.values())
+         else 'cumulative_reward')
   for name, s in results.items():
-    if 'cumulative_regret_mean' not in s:
-      continue
-    mean = np.asarray(s['cumulative_regret_mean'])
-    se = np.asarray(s['cumulative_regret_se'])
+    mean = np.asarray(s[f'{key}_mean'])
+    se = np.asarray(s[f'{key}_se'])
     trials = np.arange(1, len(mean) + 1)
     style = styles.get(name, dict(color=next(others), ls='--', lw=1.5))
     ax.plot(trials, mean, label=f'{name} ({mean[-1]:.2f})', **style)
     ax.fill_between(trials, mean - se, mean + se, color=style['color'], alpha=0.2)
-  ax.set_xlabel('trial')
-  ax.set_ylabel('cumulative expected regret')
+  ax.set_xlabel('trial' if key == 'cumulative_regret' else 'step')
+  ax.set_ylabel('cumulative expected regret' if key == 'cumulative_regret'
+                else 'cumulative reward')
   ax.set_title(title)
   ax.legend(frameon=False)
   ax.grid(alpha=0.3)
