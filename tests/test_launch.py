@@ -197,13 +197,13 @@ def test_evaluate_rejects_bad_input(tmp_path):
       '        "episode_step": specs.BoundedArray((), "int32", 0, 19, '
       'name="episode_step")}\n'
       'export.export_agent(agent.make_agent(spec, 2), spec, %r, '
-      '{"task": "two_step"})\n' % (ROOT, str(tmp_path / 'other')))
+      '{"task": "maze_nav"})\n' % (ROOT, str(tmp_path / 'other')))
   subprocess.run([sys.executable, '-c', code], check=True, env=ENV)
   proc = _launch('evaluate.py', f'--saved_model={tmp_path / "other"}',
                  '--task=independent', check=2)
   assert "'state'" in _error_line(proc)
   proc = _launch('evaluate.py', f'--saved_model={tmp_path / "other"}', check=2)
-  assert 'two_step' in _error_line(proc)
+  assert 'maze_nav' in _error_line(proc)
 
 
 def test_same_seed_and_flags_same_weights_across_processes(tmp_path):
