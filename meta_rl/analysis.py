@@ -141,9 +141,10 @@ def stay_probabilities(trials) -> Dict[str, Dict[str, float]]:
   for r_name, r_mask in (('rewarded', rewarded), ('unrewarded', ~rewarded)):
     for t_name, t_mask in (('common', common), ('rare', ~common)):
       x = stay[r_mask & t_mask]
+      p = float(x.mean()) if x.size else float('nan')
       out[f'{r_name}_{t_name}'] = {
-          'p_stay': float(x.mean()), 'n': int(x.size),
-          'se': float(np.sqrt(x.mean() * (1 - x.mean()) / max(x.size, 1)))}
+          'p_stay': p, 'n': int(x.size),
+          'se': float(np.sqrt(p * (1 - p) / x.size)) if x.size else float('nan')}
   return out
 
 
