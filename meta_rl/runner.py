@@ -123,7 +123,7 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
     stop['signal'] = signum
 
   old = signal.signal(signal.SIGTERM, _handler)
-  start_update, t_start = trainer.num_updates, time.time()
+  t_start = time.time()
   window, t_window, u_window = {}, time.time(), trainer.num_updates
   last_log: Dict[str, float] = {}
   stopped_by = None

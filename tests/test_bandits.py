@@ -12,6 +12,8 @@ import environments
 from environments import core as core_lib
 from environments.bandits import BernoulliBandit, sample_arm_probs
 
+import traces
+
 TASKS = ['independent', 'uniform', 'easy', 'medium', 'hard']
 
 
@@ -35,49 +37,12 @@ for _task in TASKS:
   globals()[f'DmEnvConformance_{_task}'] = _make_conformance_test(_task)
 
 
-def _play_face(env, actions):
-  """Plays actions on the dm_env face; returns probs per step and rewards."""
-  probs, rewards, types = [], [], []
-  ts = env.reset()
-  for a in actions:
-    if ts.last():
-      ts = env.reset()
-    probs.append(env.task_info()['arm_probs'])
-    ts = env.step(a)
-    rewards.append(ts.reward)
-    types.append(ts.step_type)
-  return np.array(probs), np.array(rewards), types
-
-
-@tf.function
-def _play_graph(core, seed, actions):
-  """Same key schedule as the dm_env face, batch 1, inside a tf.function."""
-  root = core_lib.make_key(seed)
-  counter = tf.constant(0, tf.int64)
-  state, _ = core.reset(core_lib.fold_in(root, counter), 1)
-  counter += 1
-  probs = tf.TensorArray(tf.float32, size=actions.shape[0])
-  rewards = tf.TensorArray(tf.float32, size=actions.shape[0])
-  for i in tf.range(actions.shape[0]):
-    probs = probs.write(i, core.task_info(state)['arm_probs'][0])
-    state, out = core.step(core_lib.fold_in(root, counter), state,
-                           actions[i][None])
-    counter += 1
-    rewards = rewards.write(i, out.reward[0])
-    if out.last[0]:
-      state, _ = core.reset(core_lib.fold_in(root, counter), 1)
-      counter += 1
-  return probs.stack(), rewards.stack()
-
-
 @pytest.mark.parametrize('task', TASKS)
 def test_faces_agree(task):
   actions = np.random.default_rng(0).integers(0, 2, size=25).astype(np.int32)
   env = environments.make_environment(task, seed=11, num_trials=10)
-  probs, rewards, _ = _play_face(env, actions)
-  g_probs, g_rewards = _play_graph(env.core, 11, tf.constant(actions))
-  np.testing.assert_array_equal(probs, g_probs.numpy())
-  np.testing.assert_array_equal(rewards, g_rewards.numpy())
+  infos, _, _ = traces.assert_faces_agree(env, 11, actions)
+  probs = infos['arm_probs']
   assert len(np.unique(probs[:, 0])) >= 2 or task in ('easy', 'medium', 'hard')
 
 

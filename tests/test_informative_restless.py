@@ -17,6 +17,8 @@ from environments.restless_bandit import (RestlessBandit, reflect,
                                           sample_volatility)
 from meta_rl import metrics
 
+import traces
+
 TASKS = ['informative', 'restless', 'restless_test']
 
 
@@ -43,53 +45,12 @@ for _task in TASKS:
 # ---------------------------------------------------------------- both faces
 
 
-def _face_trace(env, actions):
-  """Task info before every step and rewards on the dm_env face."""
-  infos, rewards = [], []
-  ts = env.reset()
-  for a in actions:
-    if ts.last():
-      ts = env.reset()
-    infos.append(env.task_info())
-    ts = env.step(a)
-    rewards.append(ts.reward)
-  return {k: np.stack([i[k] for i in infos]) for k in infos[0]}, np.array(rewards)
-
-
-@tf.function
-def _graph_trace(core, seed, actions):
-  """The face's key schedule replayed in a tf.function on a batch of one."""
-  root = core_lib.make_key(seed)
-  n = actions.shape[0]
-  calls = tf.constant(1, tf.int64)
-  state, _ = core.reset(core_lib.fold_in(root, 0), 1)
-  infos = {k: tf.TensorArray(v.dtype, size=n)
-           for k, v in core.task_info(state).items()}
-  rewards = tf.TensorArray(tf.float32, size=n)
-  for i in tf.range(n):
-    infos = {k: ta.write(i, core.task_info(state)[k][0])
-             for k, ta in infos.items()}
-    state, out = core.step(core_lib.fold_in(root, calls), state,
-                           actions[i:i + 1])
-    rewards = rewards.write(i, out.reward[0])
-    calls += 1
-    if out.last[0]:
-      state, _ = core.reset(core_lib.fold_in(root, calls), 1)
-      calls += 1
-  return {k: ta.stack() for k, ta in infos.items()}, rewards.stack()
-
-
 @pytest.mark.parametrize('task', TASKS)
 def test_faces_agree(task):
   env = environments.make_environment(task, seed=5, num_trials=6)
   actions = np.random.default_rng(1).integers(
       0, env.core.num_actions, size=26).astype(np.int32)
-  infos, rewards = _face_trace(env, actions)
-  g_infos, g_rewards = _graph_trace(env.core, 5, tf.constant(actions))
-  assert set(infos) == set(g_infos)
-  for k in infos:
-    np.testing.assert_array_equal(infos[k], g_infos[k].numpy(), err_msg=k)
-  np.testing.assert_array_equal(rewards, g_rewards.numpy())
+  infos, _, _ = traces.assert_faces_agree(env, 5, actions)
   # Several episodes with different tasks were played.
   key = 'target' if task == 'informative' else 'volatility'
   assert len(np.unique(infos[key])) >= 3
@@ -324,14 +285,8 @@ def _run_autoreset(core, seed, batch_size, num_steps):
 def test_runs_in_tf_function_and_under_xla(task):
   core = environments.make_core(task, num_trials=7)
   batch_size, num_steps = 16, 30
-  results = {}
-  for jit in (False, True):
-    fn = tf.function(lambda: _run_autoreset(core, 4, batch_size, num_steps),
-                     jit_compile=jit)
-    results[jit] = [x.numpy() for x in fn()]
-    # Same seed, same run (XLA draws other stateless numbers than the TF
-    # kernels, see tests/test_training.py, so only each mode is compared).
-    np.testing.assert_array_equal(results[jit], [x.numpy() for x in fn()])
+  results = traces.run_with_and_without_xla(
+      lambda: _run_autoreset(core, 4, batch_size, num_steps))
   for total, episodes, low, high in results.values():
     assert episodes == batch_size * (num_steps // 7)
     assert low >= 0.0 and high <= (5.0 if task == 'informative' else 1.0)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-from dm_env import specs
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

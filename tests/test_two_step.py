@@ -14,6 +14,8 @@ import environments
 from environments import core as core_lib
 from environments.two_step import TwoStepState, TwoStepTask
 
+import traces
+
 
 class DmEnvConformance(test_utils.EnvironmentTestMixin, unittest.TestCase):
 
@@ -32,60 +34,14 @@ def _binomial_ok(successes, n, p):
 # ---------------------------------------------------------------- both faces
 
 
-def _face_trace(env, actions):
-  """Task info before every step, rewards and observed states (dm_env)."""
-  infos, rewards, states = [], [], []
-  ts = env.reset()
-  for a in actions:
-    if ts.last():
-      ts = env.reset()
-    infos.append(env.task_info())
-    ts = env.step(a)
-    rewards.append(ts.reward)
-    states.append(ts.observation['state'])
-  infos = {k: np.stack([i[k] for i in infos]) for k in infos[0]}
-  return infos, np.array(rewards), np.array(states)
-
-
-@tf.function
-def _graph_trace(core, seed, actions):
-  """The face's key schedule replayed in a tf.function on a batch of one."""
-  root = core_lib.make_key(seed)
-  n = actions.shape[0]
-  calls = tf.constant(1, tf.int64)
-  state, _ = core.reset(core_lib.fold_in(root, 0), 1)
-  infos = {k: tf.TensorArray(v.dtype, size=n)
-           for k, v in core.task_info(state).items()}
-  rewards = tf.TensorArray(tf.float32, size=n)
-  states = tf.TensorArray(tf.int32, size=n)
-  for i in tf.range(n):
-    infos = {k: ta.write(i, core.task_info(state)[k][0])
-             for k, ta in infos.items()}
-    state, out = core.step(core_lib.fold_in(root, calls), state,
-                           actions[i:i + 1])
-    rewards = rewards.write(i, out.reward[0])
-    states = states.write(i, out.observation['state'][0])
-    calls += 1
-    if out.last[0]:
-      state, _ = core.reset(core_lib.fold_in(root, calls), 1)
-      calls += 1
-  return ({k: ta.stack() for k, ta in infos.items()}, rewards.stack(),
-          states.stack())
-
-
 @pytest.mark.parametrize('swap_prob', [0.0, 0.3])
 def test_faces_agree(swap_prob):
   env = environments.make_environment('two_step', seed=5, num_trials=3,
                                       swap_prob=swap_prob)
   actions = np.random.default_rng(1).integers(0, 2, size=60).astype(np.int32)
-  infos, rewards, states = _face_trace(env, actions)
-  g_infos, g_rewards, g_states = _graph_trace(env.core, 5,
-                                              tf.constant(actions))
-  assert set(infos) == set(g_infos) == {'state', 'good_state', 'reward_probs'}
-  for k in infos:
-    np.testing.assert_array_equal(infos[k], g_infos[k].numpy(), err_msg=k)
-  np.testing.assert_array_equal(rewards, g_rewards.numpy())
-  np.testing.assert_array_equal(states, g_states.numpy())
+  infos, _, observations = traces.assert_faces_agree(env, 5, actions)
+  assert set(infos) == {'state', 'good_state', 'reward_probs'}
+  states = observations['state']
   # Both good states and both kinds of transition occurred.
   assert set(infos['good_state']) == {1, 2}
   assert set(states) == {0, 1, 2}
@@ -295,14 +251,8 @@ def _run_autoreset(core, seed, batch_size, num_steps):
 def test_runs_in_tf_function_and_under_xla(swap_prob):
   core = environments.make_core('two_step', num_trials=3, swap_prob=swap_prob)
   batch_size, num_steps = 16, 40
-  results = {}
-  for jit in (False, True):
-    fn = tf.function(lambda: _run_autoreset(core, 4, batch_size, num_steps),
-                     jit_compile=jit)
-    results[jit] = [x.numpy() for x in fn()]
-    # Same seed, same run (XLA draws other stateless numbers than the TF
-    # kernels, so only each mode is compared with itself).
-    np.testing.assert_array_equal(results[jit], [x.numpy() for x in fn()])
+  results = traces.run_with_and_without_xla(
+      lambda: _run_autoreset(core, 4, batch_size, num_steps))
   for total, first_stage_reward, episodes, max_state in results.values():
     assert episodes == batch_size * (num_steps // 6)
     assert first_stage_reward == 0.0 and max_state == 2
