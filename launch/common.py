@@ -236,7 +236,12 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
     if trained_on and trained not in trained_on:
       fail(f'{run_dir} holds an agent trained on {trained!r}, not on '
            f'{" or ".join(trained_on)}')
-    core = environments.make_core(task)
+    # Test on the task as trained (e.g. its num_trials, swap_prob); a test
+    # variant of another name (restless_test) keeps the episode length.
+    kwargs = dict(agent.metadata.get('task_kwargs', {}))
+    if trained != task:
+      kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
+    core = environments.make_core(task, **kwargs)
     agent.check_fits(core)
     policies = {'agent': agent}
     policies.update({b: baselines.make_baseline(b, core, **baseline_options())

@@ -47,6 +47,11 @@ def main(argv):
       ablated = evaluation.SavedModelPolicy(
           os.path.join(FLAGS.ablation_run_dir, 'saved_model'))
       ablated.check_fits(core)
+      meta = ablated.metadata
+      if (meta.get('task') != 'two_step' or
+          meta.get('agent_config', {}).get('use_reward_input', True)):
+        common.fail(f'--ablation_run_dir {FLAGS.ablation_run_dir} is not a '
+                    'two-step agent trained with --noreward_input')
     except (OSError, ValueError) as e:
       common.fail(str(e).splitlines()[0])
     policies['agent_no_reward_input'] = ablated
