@@ -37,6 +37,7 @@ from scipy import special
 
 from environments import bandits as bandits_lib
 from environments import informative_bandit as informative_lib
+from meta_rl import evaluation
 
 _TIE_TOL = 1e-9
 
@@ -419,11 +420,7 @@ class RescorlaWagner:
     r = np.asarray(inputs['prev_reward'], np.float64)[rows]
     q = state['q'].copy()
     q[rows, a] += self.alpha * (r - q[rows, a])
-    z = self.beta * (q - q.max(-1, keepdims=True))
-    p = np.exp(z) / np.exp(z).sum(-1, keepdims=True)
-    u = rng.random((len(q), 1))
-    action = (u > np.cumsum(p, -1)[:, :-1]).sum(-1)
-    return action.astype(np.int32), {'q': q}
+    return evaluation.sample_action(self.beta * q, rng), {'q': q}
 
 
 # ----------------------------------------------------------------------------

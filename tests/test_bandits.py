@@ -1,12 +1,10 @@
 """Bandit tasks: dm_env conformance, both faces agree, dynamics and statistics."""
 
 import dm_env
-from dm_env import test_utils
 import numpy as np
 import pytest
 from scipy import stats
 import tensorflow as tf
-import unittest
 
 import environments
 from environments import core as core_lib
@@ -17,24 +15,9 @@ import traces
 TASKS = ['independent', 'uniform', 'easy', 'medium', 'hard']
 
 
-def _make_conformance_test(task):
-
-  class Test(test_utils.EnvironmentTestMixin, unittest.TestCase):
-
-    def make_object_under_test(self):
-      return environments.make_environment(task, seed=7, num_trials=5)
-
-    def make_action_sequence(self):
-      # Long enough to cross two episode boundaries.
-      for i in range(13):
-        yield i % 2
-
-  Test.__name__ = f'DmEnvConformance_{task}'
-  return Test
-
-
-for _task in TASKS:
-  globals()[f'DmEnvConformance_{_task}'] = _make_conformance_test(_task)
+# Episodes of 5 trials; 13 steps cross two episode ends.
+globals().update(traces.conformance_tests(TASKS, seed=7, num_trials=5,
+                                          num_steps=13))
 
 
 @pytest.mark.parametrize('task', TASKS)

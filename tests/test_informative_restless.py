@@ -1,10 +1,8 @@
 """Informative-arm (Exp 3) and restless (Exp 4) bandits: dm_env conformance,
 both faces agree, hand-computed dynamics, statistics, and XLA compilation."""
 
-import unittest
 
 import dm_env
-from dm_env import test_utils
 import numpy as np
 import pytest
 from scipy import stats
@@ -22,24 +20,9 @@ import traces
 TASKS = ['informative', 'restless', 'restless_test']
 
 
-def _conformance_test(task):
-
-  class Test(test_utils.EnvironmentTestMixin, unittest.TestCase):
-
-    def make_object_under_test(self):
-      return environments.make_environment(task, seed=3, num_trials=4)
-
-    def make_action_sequence(self):
-      num_actions = environments.make_core(task).num_actions
-      for i in range(15):  # Crosses three episode boundaries.
-        yield (3 * i) % num_actions
-
-  Test.__name__ = f'DmEnvConformance_{task}'
-  return Test
-
-
-for _task in TASKS:
-  globals()[f'DmEnvConformance_{_task}'] = _conformance_test(_task)
+# Episodes of 4 trials; 15 steps cross three episode ends.
+globals().update(traces.conformance_tests(TASKS, seed=3, num_trials=4,
+                                          num_steps=15))
 
 
 # ---------------------------------------------------------------- both faces

@@ -1,10 +1,8 @@
 """Two-step task (Exp 5): dm_env conformance, both faces agree, hand-checked
 dynamics, transition/reward/swap statistics, and XLA compilation."""
 
-import unittest
 
 import dm_env
-from dm_env import test_utils
 import numpy as np
 import pytest
 from scipy import stats
@@ -17,14 +15,9 @@ from environments.two_step import TwoStepState, TwoStepTask
 import traces
 
 
-class DmEnvConformance(test_utils.EnvironmentTestMixin, unittest.TestCase):
-
-  def make_object_under_test(self):
-    return environments.make_environment('two_step', seed=3, num_trials=3)
-
-  def make_action_sequence(self):
-    for i in range(20):  # Episodes of 6 steps: crosses three episode ends.
-      yield (i * i) % 2
+# Episodes of 6 steps; 20 steps cross three episode ends.
+globals().update(traces.conformance_tests(['two_step'], seed=3, num_trials=3,
+                                          num_steps=20))
 
 
 def _binomial_ok(successes, n, p):
