@@ -638,9 +638,7 @@ class TwoStepLearner:
       stage1 = q1
     stage2 = q2[np.arange(len(s_now)), np.clip(s_now - 1, 0, 1)]
     values = np.where((s_now == 0)[:, None], stage1, stage2)
-    z = self.beta * (values - values.max(-1, keepdims=True))
-    p0 = np.exp(z[:, 0]) / np.exp(z).sum(-1)
-    action = (rng.random(len(p0)) >= p0).astype(np.int32)
+    action = evaluation.sample_action(self.beta * values, rng)
     first = np.where(s_now == 0, action, first)
     return action, {'q1': q1, 'q2': q2, 'v2': v2, 'last_state': s_now.copy(),
                     'first_action': first}
