@@ -1,7 +1,7 @@
 """Tasks of "Learning to Reinforcement Learn" as batched TF cores + dm_env faces."""
 
 from environments.bandits import BernoulliBandit, DISTRIBUTIONS as BANDIT_TASKS
-from environments.core import BatchedCore, StepOutput, step_autoreset
+from environments.core import ActionRepeat, BatchedCore, StepOutput, step_autoreset
 from environments.dm_env_face import CoreEnvironment
 from environments.informative_bandit import InformativeBandit
 from environments.restless_bandit import RestlessBandit
@@ -16,12 +16,27 @@ TASKS.update({
     'two_step': TwoStepTask,  # Exp 5 (Section 3.2.1)
 })
 
+# The tasks each training launcher offers (`--task` choices); test variants
+# such as restless_test are for evaluation only.
+TRAINING_TASKS = {
+    'bandits': BANDIT_TASKS + ('informative', 'restless'),
+    'two_step': ('two_step',),
+}
 
-def make_core(task: str, **kwargs) -> BatchedCore:
-  """The batched core of a named task (see `TASKS`)."""
+
+def make_core(task: str, action_repeat: int = 1, **kwargs) -> BatchedCore:
+  """The batched core of a named task (see `TASKS`), built with the task's
+  keyword arguments and wrapped in `ActionRepeat` if `action_repeat` > 1.
+
+  Raises ValueError for an unknown task or arguments the task does not take.
+  """
   if task not in TASKS:
     raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
-  return TASKS[task](**kwargs)
+  try:
+    core = TASKS[task](**kwargs)
+  except TypeError as e:
+    raise ValueError(f'task {task!r}: {e}') from e
+  return ActionRepeat(core, action_repeat) if action_repeat > 1 else core
 
 
 def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
@@ -33,7 +48,7 @@ def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
   return CoreEnvironment(make_core(task, **kwargs), seed=seed)
 
 
-__all__ = ['BatchedCore', 'StepOutput', 'step_autoreset', 'CoreEnvironment',
-           'BernoulliBandit', 'InformativeBandit', 'RestlessBandit',
-           'TwoStepTask', 'BANDIT_TASKS', 'TASKS', 'make_core',
-           'make_environment']
+__all__ = ['ActionRepeat', 'BatchedCore', 'StepOutput', 'step_autoreset',
+           'CoreEnvironment', 'BernoulliBandit', 'InformativeBandit',
+           'RestlessBandit', 'TwoStepTask', 'BANDIT_TASKS', 'TASKS',
+           'TRAINING_TASKS', 'make_core', 'make_environment']

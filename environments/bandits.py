@@ -21,14 +21,16 @@ import tensorflow as tf
 
 from environments import core
 
-# Dependent distributions: the two values p1 is drawn from (None = continuous).
-_DEPENDENT_SUPPORT = {
+# Dependent distributions (p2 = 1 - p1): the two values p1 is drawn from with
+# probability 1/2 each, or None for p1 ~ U[0, 1].
+DEPENDENT_SUPPORT = {
     'uniform': None,
     'easy': (0.1, 0.9),
     'medium': (0.25, 0.75),
     'hard': (0.4, 0.6),
 }
-DISTRIBUTIONS = ('independent',) + tuple(_DEPENDENT_SUPPORT)
+# All task distributions by name.
+DISTRIBUTIONS = ('independent',) + tuple(DEPENDENT_SUPPORT)
 
 
 class BanditState(NamedTuple):
@@ -41,10 +43,10 @@ def sample_arm_probs(distribution: str, key: tf.Tensor,
   """Draws arm probabilities float32 [B, 2] from a named distribution."""
   if distribution == 'independent':
     return tf.random.stateless_uniform([batch_size, 2], key)
-  if distribution not in _DEPENDENT_SUPPORT:
+  if distribution not in DEPENDENT_SUPPORT:
     raise ValueError(f'unknown bandit distribution {distribution!r}; '
                      f'choose one of {", ".join(DISTRIBUTIONS)}')
-  support = _DEPENDENT_SUPPORT[distribution]
+  support = DEPENDENT_SUPPORT[distribution]
   if support is None:
     p1 = tf.random.stateless_uniform([batch_size], key)
   else:
@@ -55,6 +57,8 @@ def sample_arm_probs(distribution: str, key: tf.Tensor,
 
 class BernoulliBandit(core.TrialsCore):
   """Batched two-armed Bernoulli bandit core."""
+
+  default_baselines = ('bayes_optimal', 'gittins', 'thompson', 'ucb1', 'random')
 
   def __init__(self, distribution: str = 'independent', num_trials: int = 100):
     if distribution not in DISTRIBUTIONS:
@@ -78,7 +82,8 @@ class BernoulliBandit(core.TrialsCore):
     p = tf.gather(state.arm_probs, action, batch_dims=1)  # [B]
     u = tf.random.stateless_uniform(tf.shape(p), key)
     reward = tf.cast(u < p, tf.float32)
-    t, out = self.end_trial(state.episode_step, reward, self.task_info(state))
+    t, out = self.end_trial(state.episode_step, reward, self.task_info(state),
+                           action)
     return BanditState(state.arm_probs, t), out
 
   def task_info(self, state):

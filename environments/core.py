@@ -12,17 +12,30 @@ That lets a whole unroll of environment and agent run inside one `tf.function`
 
 `step_autoreset` turns any core into a never-ending stream of episodes by
 computing both the step and a fresh reset and selecting per batch element on
-`out.last` (the gymnax pattern). The `dm_env.Environment` face for users lives in
-`environments.dm_env_face` and wraps the same functions.
+`out.last` (the gymnax pattern). `ActionRepeat` wraps a core so that one agent
+decision is several primitive steps. The `dm_env.Environment` face for users
+lives in `environments.dm_env_face` and wraps the same functions.
+
+A task also declares what is worth measuring about it, once, for training
+logs, TensorBoard and evaluation alike:
+
+  StepOutput.metrics    per-step values [B] (e.g. expected `regret`), summed
+                        over each episode by the trainers and evaluation;
+  derived_metrics()     scalars computed from such episode sums (e.g. reward
+                        per trial = return / trials);
+  progress_metrics      which logged scalars the progress line shows;
+  default_baselines     names of the comparison policies of
+                        `meta_rl.baselines` that evaluation runs by default.
 """
 
 import abc
-from typing import Any, Dict, NamedTuple
+from typing import Any, Dict, Mapping, NamedTuple, Tuple
 
-import dm_env
 from dm_env import specs
 import tensorflow as tf
 import tree
+
+from environments import metrics as metrics_lib
 
 
 class StepOutput(NamedTuple):
@@ -35,19 +48,28 @@ class StepOutput(NamedTuple):
     observation: dict of [B, ...] tensors, the observation after the transition
       (for `last` elements, the final observation of the ended episode).
     info: dict of [B, ...] tensors, ground truth about the transition for
-      evaluation code (e.g. `arm_probs` of the episode). Never fed to agents.
+      evaluation code (e.g. `arm_probs` of the episode), as it was before the
+      action. Never fed to agents.
+    metrics: dict of float32 [B] per-step values of the task's own measures
+      (e.g. `regret`); each is summed over an episode by the trainers and by
+      evaluation (see `BatchedCore.derived_metrics`).
   """
   reward: tf.Tensor
   discount: tf.Tensor
   last: tf.Tensor
   observation: Dict[str, tf.Tensor]
   info: Dict[str, tf.Tensor]
+  metrics: Mapping[str, tf.Tensor] = {}
 
 
 class BatchedCore(abc.ABC):
   """Interface of a batched task written in TF ops."""
 
   name: str = 'core'
+  # Logged scalars shown on the training progress line (e.g. 'episode_regret').
+  progress_metrics: Tuple[str, ...] = ()
+  # Names of `meta_rl.baselines` policies evaluation compares with by default.
+  default_baselines: Tuple[str, ...] = ('random',)
 
   @property
   @abc.abstractmethod
@@ -79,14 +101,31 @@ class BatchedCore(abc.ABC):
   def action_spec(self) -> specs.DiscreteArray:
     return specs.DiscreteArray(self.num_actions, dtype=int, name='action')
 
+  def derived_metrics(self, totals: Mapping[str, float]) -> Dict[str, float]:
+    """Task scalars from episode sums over a window of finished episodes.
+
+    Args:
+      totals: `episodes` (count), `return` (summed episode returns) and, for
+        every key of `StepOutput.metrics`, its sum over those episodes.
+    Returns:
+      Named scalars to log besides the per-episode means, which are logged
+      for every metric anyway (e.g. `{'reward_per_trial': ...}`).
+    """
+    del totals
+    return {}
+
 
 class TrialsCore(BatchedCore):
-  """Base of tasks with fixed-length episodes of `num_trials` steps whose only
-  observation is `episode_step`, the 0-based trial index (the paper's input t).
+  """Base of bandit tasks: fixed-length episodes of `num_trials` steps whose
+  only observation is `episode_step`, the 0-based trial index (the paper's
+  input t), and whose ground truth names every arm's expected reward (so the
+  trainers log and evaluation plots expected regret).
 
   Subclasses keep an int32 [B] trial counter in their state and build each
   `StepOutput` with `end_trial`.
   """
+
+  progress_metrics = ('episode_regret',)
 
   def __init__(self, num_trials: int):
     if num_trials < 1:
@@ -105,11 +144,12 @@ class TrialsCore(BatchedCore):
     }
 
   def end_trial(self, episode_step: tf.Tensor, reward: tf.Tensor,
-                info: Dict[str, tf.Tensor]):
+                info: Dict[str, tf.Tensor], action: tf.Tensor):
     """Counts one trial; returns `(next episode_step, StepOutput)`.
 
     The episode ends (discount 0) after exactly `num_trials` trials; its final
-    observation repeats the last valid index.
+    observation repeats the last valid index. The step's metrics are the
+    expected regret and suboptimality of `action` under `info`'s arm means.
     """
     t = episode_step + 1
     last = t >= self.num_trials
@@ -118,7 +158,8 @@ class TrialsCore(BatchedCore):
         discount=1.0 - tf.cast(last, tf.float32),
         last=last,
         observation={'episode_step': tf.minimum(t, self.num_trials - 1)},
-        info=info)
+        info=info,
+        metrics=metrics_lib.arm_metrics(info, action))
 
 
 def select(cond: tf.Tensor, if_true, if_false):
@@ -176,7 +217,60 @@ def batched_spec(spec: specs.Array, name: str = None) -> tf.TensorSpec:
                        name=name or spec.name)
 
 
-def step_type_of(first: bool, last: bool) -> dm_env.StepType:
-  if first:
-    return dm_env.StepType.FIRST
-  return dm_env.StepType.LAST if last else dm_env.StepType.MID
+class ActionRepeat(BatchedCore):
+  """One agent decision = `repeat` primitive steps of `core` with one action.
+
+  Rewards and metrics of the primitive steps are summed. An episode that ends
+  on a primitive step ends the decision there: the remaining primitive steps
+  of that element are not taken. `StepOutput.metrics['frames']` counts the
+  primitive steps taken [B] (so an episode's sum is its length in frames);
+  `info` is the ground truth before the decision's first primitive step.
+  `episode_length` is in decisions: ceil(core.episode_length / repeat).
+  """
+
+  def __init__(self, core: BatchedCore, repeat: int):
+    if repeat < 1:
+      raise ValueError(f'action repeat must be >= 1, got {repeat}')
+    self.core = core
+    self.repeat = int(repeat)
+    self.name = core.name
+    self.progress_metrics = core.progress_metrics
+    self.default_baselines = core.default_baselines
+
+  @property
+  def num_actions(self) -> int:
+    return self.core.num_actions
+
+  @property
+  def episode_length(self) -> int:
+    return -(-self.core.episode_length // self.repeat)
+
+  def observation_spec(self):
+    return self.core.observation_spec()
+
+  def reset(self, key, batch_size):
+    return self.core.reset(key, batch_size)
+
+  def task_info(self, state):
+    return self.core.task_info(state)
+
+  def derived_metrics(self, totals):
+    return self.core.derived_metrics(totals)
+
+  def step(self, key, state, action):
+    state, out = self.core.step(fold_in(key, 0), state, action)
+    done = out.last
+    metrics = dict(out.metrics, frames=tf.ones_like(out.reward))
+    for i in range(1, self.repeat):
+      next_state, nxt = self.core.step(fold_in(key, i), state, action)
+      active = tf.logical_not(done)
+      mask = tf.cast(active, tf.float32)
+      state = select(active, next_state, state)
+      metrics = {k: metrics[k] + mask * (nxt.metrics[k] if k != 'frames'
+                                         else 1.0) for k in metrics}
+      out = out._replace(
+          reward=out.reward + mask * nxt.reward,
+          discount=tf.where(active, nxt.discount, out.discount),
+          observation=select(active, nxt.observation, out.observation))
+      done = tf.logical_or(done, nxt.last)
+    return state, out._replace(last=done, metrics=metrics)

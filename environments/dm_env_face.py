@@ -27,6 +27,7 @@ class CoreEnvironment(dm_env.Environment):
     self._root = core_lib.make_key(seed)
     self._num_calls = 0
     self._state = None
+    self._metrics = {}
     self._reset_next_step = True
 
   @property
@@ -48,6 +49,7 @@ class CoreEnvironment(dm_env.Environment):
       return self.reset()
     action = tf.constant([int(action)], tf.int32)
     self._state, out = self._core.step(self._next_key(), self._state, action)
+    self._metrics = {k: np.float32(v.numpy()[0]) for k, v in out.metrics.items()}
     obs = self._to_numpy(out.observation)
     reward = np.float32(out.reward.numpy()[0])
     discount = np.float32(out.discount.numpy()[0])
@@ -62,6 +64,12 @@ class CoreEnvironment(dm_env.Environment):
     if self._state is None:
       return None
     return {k: v.numpy()[0] for k, v in self._core.task_info(self._state).items()}
+
+  def step_metrics(self) -> Dict[str, np.float32]:
+    """The task's measures of the last step (`StepOutput.metrics`, e.g.
+    `regret`); trainers and evaluation sum them over episodes. A user's own
+    environment may offer this method too."""
+    return dict(self._metrics)
 
   def observation_spec(self):
     return self._core.observation_spec()

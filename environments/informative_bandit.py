@@ -34,6 +34,8 @@ class InformativeState(NamedTuple):
 class InformativeBandit(core.TrialsCore):
   """Batched core of the informative-arm bandit (deterministic payouts)."""
 
+  default_baselines = ('thompson_informative', 'ucb1', 'random')
+
   def __init__(self, num_arms: int = 11, num_trials: int = 5):
     if num_arms < 3:
       raise ValueError(f'num_arms must be >= 3, got {num_arms}')
@@ -70,7 +72,7 @@ class InformativeBandit(core.TrialsCore):
     info = self.task_info(state)
     reward = tf.gather(info['arm_means'], tf.cast(action, tf.int32),
                        batch_dims=1)
-    t, out = self.end_trial(state.episode_step, reward, info)
+    t, out = self.end_trial(state.episode_step, reward, info, action)
     return InformativeState(state.target, t), out
 
   def task_info(self, state):

@@ -11,9 +11,11 @@ The triangle-wave fold reflects exactly at both boundaries any number of times,
 so even steps larger than 1 stay inside [0, 1].
 
 Volatility distributions:
-  'train': nu ~ U([0, 2/30] U [4/30, 6/30])   (name 'restless')
-  'test':  nu ~ U[0, 6/30]                    (name 'restless_test')
+  'train': nu ~ U([0, 2/30] U [4/30, 6/30])   (name 'restless', TRAIN_BANDS)
+  'test':  nu ~ U[0, 6/30]                    (name 'restless_test', TEST_RANGE)
   a float: nu fixed at that value             (name 'restless_<nu>')
+The test range falls into three bands of width BAND_WIDTH = 2/30
+(ANALYSIS_BANDS): the two seen in training and the held-out middle one.
 
 The agent observes only `episode_step`; `task_info` exposes the current
 `arm_probs` [B, 2] = [p1, 1 - p1] and `volatility` [B] = nu.
@@ -26,7 +28,17 @@ import tensorflow as tf
 from environments import core
 
 VOLATILITIES = ('train', 'test')
-_BAND = 2.0 / 30.0  # Width of the train bands and a third of the test range.
+
+# Volatility bands (per-step variance nu), as (low, high) pairs.
+BAND_WIDTH = 2.0 / 30.0
+# nu of the training episodes: either band with probability 1/2, then uniform.
+TRAIN_BANDS = ((0.0, BAND_WIDTH), (2 * BAND_WIDTH, 3 * BAND_WIDTH))
+# nu of the test episodes: uniform over the whole range, the gap included.
+TEST_RANGE = (0.0, 3 * BAND_WIDTH)
+# The test range in bands of BAND_WIDTH (Exp 4 analysis): the low and high
+# bands are the training bands, the middle one lies between them.
+ANALYSIS_BANDS = ((0.0, BAND_WIDTH), (BAND_WIDTH, 2 * BAND_WIDTH),
+                  (2 * BAND_WIDTH, 3 * BAND_WIDTH))
 
 
 class RestlessState(NamedTuple):
@@ -46,18 +58,22 @@ def sample_volatility(volatility: Union[str, float], key: tf.Tensor,
   if not isinstance(volatility, str):
     return tf.fill([batch_size], tf.cast(volatility, tf.float32))
   if volatility == 'test':
-    return tf.random.stateless_uniform([batch_size], key, 0.0, 3 * _BAND)
+    return tf.random.stateless_uniform([batch_size], key, *TEST_RANGE)
   if volatility != 'train':
     raise ValueError(f'unknown volatility {volatility!r}; choose one of '
                      f'{", ".join(VOLATILITIES)} or a float')
-  # Two bands of equal width: pick one with probability 1/2, then uniform.
+  # Pick a band with probability 1/2, then uniform in it: nu = (u + start) *
+  # BAND_WIDTH with each band's start in band widths (0 and 2).
+  (low, _), (high, _) = TRAIN_BANDS
   u = tf.random.stateless_uniform([batch_size, 2], key)
-  upper = tf.cast(u[:, 0] < 0.5, tf.float32)
-  return (u[:, 1] + 2.0 * upper) * _BAND
+  start = tf.where(u[:, 0] < 0.5, high / BAND_WIDTH, low / BAND_WIDTH)
+  return (u[:, 1] + start) * BAND_WIDTH
 
 
 class RestlessBandit(core.TrialsCore):
   """Batched core of the restless two-armed bandit."""
+
+  default_baselines = ('ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8', 'random')
 
   def __init__(self, volatility: Union[str, float] = 'train',
                num_trials: int = 150):
@@ -94,7 +110,7 @@ class RestlessBandit(core.TrialsCore):
     reward = tf.cast(u < p, tf.float32)
     noise = tf.random.stateless_normal(tf.shape(p), walk_key)
     p1 = reflect(state.p1 + tf.sqrt(state.volatility) * noise)
-    t, out = self.end_trial(state.episode_step, reward, info)
+    t, out = self.end_trial(state.episode_step, reward, info, action)
     return RestlessState(p1, state.volatility, t), out
 
   def task_info(self, state):

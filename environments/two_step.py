@@ -44,6 +44,9 @@ class TwoStepState(NamedTuple):
 class TwoStepTask(core.BatchedCore):
   """Batched core of the two-step task."""
 
+  progress_metrics = ('reward_per_trial',)
+  default_baselines = ('model_based', 'model_free', 'random')
+
   def __init__(self, num_trials: int = 10, common_prob: float = 0.75,
                reward_probs: Sequence[float] = (0.9, 0.1),
                swap_prob: float = 0.0):
@@ -117,8 +120,15 @@ class TwoStepTask(core.BatchedCore):
         last=last,
         observation=self._observation(
             next_state, tf.minimum(t, self.episode_length - 1)),
-        info=info)
+        info=info,
+        metrics={'trials': 1.0 - tf.cast(first_stage, tf.float32)})
     return TwoStepState(next_state, good, t), out
+
+  def derived_metrics(self, totals):
+    """Reward per trial (a trial is a first- and a second-stage step)."""
+    if not totals.get('trials'):
+      return {}
+    return {'reward_per_trial': totals['return'] / totals['trials']}
 
   def task_info(self, state) -> Dict[str, tf.Tensor]:
     good_first = tf.equal(state.good_state, S2)[:, None]

@@ -1,11 +1,19 @@
 """Flags and helpers shared by the launchers (never imported by the library).
 
-Flag groups:
-  agent:    --core --num_units --reward_input --reward_values --agent_seed
+A training launcher is: flags -> `experiment.TaskConfig` -> `train(task)`,
+which builds the agent, A2C, training and run configs from these flag groups
+and calls `meta_rl.experiment.train`:
+
+  agent:    --core --num_units --stacked_units --reward_input --reward_values
+            --agent_seed
   A2C:      --gamma --beta_v --beta_e --beta_e_final --learning_rate
             --learning_rate_final --optimizer --max_grad_norm
   training: --batch_size --unroll_length --total_steps --seed --jit_compile
+            --action_repeat
   run:      --run_dir --resume --checkpoint_every --log_every_secs
+
+Choices (--core, --task, --optimizer, baselines) come from the library's
+registries. Errors are one `error: ...` line on stderr and exit status 2.
 """
 
 import os
@@ -17,80 +25,6 @@ from absl import flags  # pylint: disable=g-import-not-at-top
 from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
 
 FLAGS = flags.FLAGS
-_NAMES = []
-
-
-def _define(kind, name, default, help_, **kwargs):
-  getattr(flags, f'DEFINE_{kind}')(name=name, default=default, help=help_,
-                                   **kwargs)
-  _NAMES.append(name)
-
-
-def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
-                          gamma=0.9, beta_e=0.05, beta_v=0.05,
-                          learning_rate=3e-3, total_steps=10_000_000):
-  """Defines the flag groups above with a launcher's defaults."""
-  _define('enum', 'core', 'lstm', 'Recurrent core.',
-          enum_values=['lstm', 'stacked_lstm'])
-  _define('integer', 'num_units', num_units, 'LSTM units (Table 1: 48).')
-  _define('boolean', 'reward_input', True,
-          'Feed the previous reward to the agent (--noreward_input is the '
-          "paper's ablation).")
-  _define('list', 'reward_values', [],
-          'One-hot encode the previous reward over these values (Exp 3); '
-          'empty: scalar reward input.')
-  _define('integer', 'agent_seed', None,
-          'Seed of the weight initialisation (default: --seed).')
-  _define('float', 'gamma', gamma, 'Discount factor.')
-  _define('float', 'beta_v', beta_v, 'Value loss coefficient.')
-  _define('float', 'beta_e', beta_e, 'Entropy coefficient (start value).')
-  _define('float', 'beta_e_final', None,
-          'If set, beta_e is annealed linearly to this value over training.')
-  _define('float', 'learning_rate', learning_rate, 'Initial learning rate.')
-  _define('float', 'learning_rate_final', None,
-          'If set, the learning rate decays linearly to this value.')
-  _define('enum', 'optimizer', 'adam', 'Optimizer.',
-          enum_values=['adam', 'rmsprop'])
-  _define('float', 'max_grad_norm', 1.0, 'Global gradient-norm clip (0: off).')
-  _define('integer', 'batch_size', batch_size,
-          'Environments stepped in lockstep (the paper\'s threads).')
-  _define('integer', 'unroll_length', unroll_length,
-          'Steps per update (truncated BPTT length).')
-  _define('integer', 'total_steps', total_steps,
-          'Environment steps to train for.')
-  _define('integer', 'seed', 0, 'Seed of the run.')
-  _define('boolean', 'jit_compile', False, 'Compile the update with XLA.')
-  flags.DEFINE_string('run_dir', None, 'Run directory (must not exist unless '
-                      '--resume).')
-  flags.DEFINE_boolean('resume', False, 'Continue the run in --run_dir from its '
-                       'latest checkpoint.')
-  flags.DEFINE_integer('checkpoint_every', 200, 'Checkpoint every N updates.')
-  flags.DEFINE_float('log_every_secs', 5.0, 'Seconds between progress lines.')
-  _NAMES.extend(['run_dir'])
-  flags.register_validator('reward_values', _all_floats,
-                           message='--reward_values must be numbers')
-  for name in ('num_units', 'batch_size', 'unroll_length', 'total_steps',
-               'checkpoint_every'):
-    flags.register_validator(name, lambda v: v is None or v > 0,
-                             message=f'--{name} must be positive')
-
-
-def _all_floats(values):
-  try:
-    [float(v) for v in values]
-  except ValueError:
-    return False
-  return True
-
-
-def add_flag_names(*names):
-  """Registers launcher-specific flags to be saved in the run's config."""
-  _NAMES.extend(names)
-
-
-def flag_config():
-  """The run configuration: the values of every registered flag."""
-  return {name: FLAGS[name].value for name in _NAMES}
 
 
 def import_tensorflow():
@@ -110,10 +44,111 @@ def import_tensorflow():
     os.close(saved)
     os.close(devnull)
   tensorflow.get_logger().setLevel('WARNING')
-  if not FLAGS['verbosity'].present:
-    # TF logs an INFO line per checkpoint through absl logging.
-    absl_logging.set_verbosity(absl_logging.WARNING)
+  # TF logs an INFO line per checkpoint through absl logging.
+  absl_logging.set_verbosity(absl_logging.WARNING)
   return tensorflow
+
+
+# The registries that flag choices come from import TensorFlow.
+import_tensorflow()
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import environments
+from meta_rl import agent as agent_lib
+from meta_rl import baselines as baselines_lib
+from meta_rl import experiment
+from meta_rl import training
+# pylint: enable=g-import-not-at-top,wrong-import-position
+
+
+def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
+                          gamma=0.9, beta_e=0.05, beta_v=0.05,
+                          learning_rate=3e-3, total_steps=10_000_000):
+  """Defines the flag groups above with a launcher's defaults."""
+  defaults = agent_lib.AgentConfig()
+  flags.DEFINE_enum('core', defaults.core, list(agent_lib.CORES),
+                    'Core (Fig 1): lstm (1a/1b), stacked_lstm (1c), '
+                    'feedforward (Fig 7 "FF A3C").')
+  flags.DEFINE_integer('num_units', num_units,
+                       'LSTM units of --core=lstm (Table 1: 48), hidden units '
+                       'of --core=feedforward.')
+  flags.DEFINE_list('stacked_units', list(map(str, defaults.stacked_units)),
+                    'Sizes of the two LSTMs of --core=stacked_lstm.')
+  flags.DEFINE_boolean('reward_input', True,
+                       'Feed the previous reward to the agent '
+                       "(--noreward_input is the paper's ablation).")
+  flags.DEFINE_list('reward_values', [],
+                    'One-hot encode the previous reward over these values '
+                    '(Exp 3); empty: scalar reward input.')
+  flags.DEFINE_integer('agent_seed', None,
+                       'Seed of the weight initialisation (default: --seed).')
+  flags.DEFINE_float('gamma', gamma, 'Discount factor.')
+  flags.DEFINE_float('beta_v', beta_v, 'Value loss coefficient.')
+  flags.DEFINE_float('beta_e', beta_e, 'Entropy coefficient (start value).')
+  flags.DEFINE_float('beta_e_final', None, 'If set, beta_e is annealed '
+                     'linearly to this value over training.')
+  flags.DEFINE_float('learning_rate', learning_rate, 'Initial learning rate.')
+  flags.DEFINE_float('learning_rate_final', None,
+                     'If set, the learning rate decays linearly to this value.')
+  flags.DEFINE_enum('optimizer', training.A2CConfig().optimizer,
+                    list(training.OPTIMIZERS), 'Optimizer.')
+  flags.DEFINE_float('max_grad_norm', 1.0, 'Global gradient-norm clip (0: off).')
+  flags.DEFINE_integer('batch_size', batch_size, 'Environments stepped in '
+                       "lockstep (the paper's threads).")
+  flags.DEFINE_integer('unroll_length', unroll_length,
+                       'Agent steps per update (truncated BPTT length).')
+  flags.DEFINE_integer('total_steps', total_steps,
+                       'Agent steps (decisions) to train for.')
+  flags.DEFINE_integer('action_repeat', 1, 'Primitive environment steps per '
+                       'agent decision (rewards summed).')
+  flags.DEFINE_integer('seed', 0, 'Seed of the run.')
+  flags.DEFINE_boolean('jit_compile', False, 'Compile the update with XLA.')
+  flags.DEFINE_string('run_dir', None, 'Run directory (must not exist unless '
+                      '--resume).')
+  flags.DEFINE_boolean('resume', False, 'Continue the run in --run_dir from '
+                       'its latest checkpoint (with the same settings).')
+  flags.DEFINE_integer('checkpoint_every', 200, 'Checkpoint every N updates.')
+  flags.DEFINE_float('log_every_secs', 5.0, 'Seconds between progress lines.')
+  flags.register_validator('reward_values', _all_floats,
+                           message='--reward_values must be numbers')
+  flags.register_validator('stacked_units', lambda v: len(v) == 2 and all(
+      s.isdigit() and int(s) > 0 for s in v),
+                           message='--stacked_units must be two positive sizes')
+  for name in ('num_units', 'batch_size', 'unroll_length', 'total_steps',
+               'checkpoint_every', 'action_repeat'):
+    flags.register_validator(name, lambda v: v is None or v > 0,
+                             message=f'--{name} must be positive')
+
+
+def define_task_flag(family: str, default: str, help_: str):
+  """`--task`, with the choices the registry lists for a launcher family."""
+  flags.DEFINE_enum('task', default, list(environments.TRAINING_TASKS[family]),
+                    help_)
+
+
+def define_baseline_flags():
+  """Flags of the baselines' free parameters (`baselines.OPTIONS`)."""
+  helps = {
+      'gittins_discount': 'Discount of the Gittins indices.',
+      'restless_volatility': 'Fixed per-step variance of the random-walk '
+                             'posterior of thompson_restless (the paper: one '
+                             'fixed volatility for all episodes).',
+      'rw_beta': 'Inverse temperature of the Rescorla-Wagner baselines.',
+  }
+  for name, default in baselines_lib.OPTIONS.items():
+    flags.DEFINE_float(name, default, helps.get(name, f'Baseline option {name}.'))
+
+
+def baseline_options():
+  """Baseline options from the flags this launcher defines."""
+  return {k: FLAGS[k].value for k in baselines_lib.OPTIONS if k in FLAGS}
+
+
+def _all_floats(values):
+  try:
+    [float(v) for v in values]
+  except ValueError:
+    return False
+  return True
 
 
 def fail(message, status=2):
@@ -130,84 +165,70 @@ def parse_flags(argv):
     fail(str(e).splitlines()[0])
 
 
-def build_configs():
-  """(AgentConfig, A2CConfig, TrainConfig) from the flags."""
-  from meta_rl.agent import AgentConfig  # pylint: disable=g-import-not-at-top
-  from meta_rl.training import A2CConfig, TrainConfig  # pylint: disable=g-import-not-at-top
-  agent = AgentConfig(
+def no_arguments(argv):
+  if len(argv) > 1:
+    fail(f'unexpected arguments: {" ".join(argv[1:])}')
+
+
+def configs_from_flags():
+  """(AgentConfig, A2CConfig, TrainConfig, RunConfig) from the flags."""
+  agent = agent_lib.AgentConfig(
       core=FLAGS.core, num_units=FLAGS.num_units,
+      stacked_units=tuple(int(v) for v in FLAGS.stacked_units),
       use_reward_input=FLAGS.reward_input,
       reward_values=tuple(float(v) for v in FLAGS.reward_values),
       seed=FLAGS.seed if FLAGS.agent_seed is None else FLAGS.agent_seed)
-  a2c = A2CConfig(
+  a2c = training.A2CConfig(
       gamma=FLAGS.gamma, beta_v=FLAGS.beta_v, beta_e=FLAGS.beta_e,
       beta_e_final=FLAGS.beta_e_final, learning_rate=FLAGS.learning_rate,
       learning_rate_final=FLAGS.learning_rate_final, optimizer=FLAGS.optimizer,
       max_grad_norm=FLAGS.max_grad_norm)
-  train = TrainConfig(
+  train = training.TrainConfig(
       batch_size=FLAGS.batch_size, unroll_length=FLAGS.unroll_length,
       total_steps=FLAGS.total_steps, seed=FLAGS.seed,
       jit_compile=FLAGS.jit_compile)
-  return agent, a2c, train
+  run = experiment.RunConfig(
+      run_dir=FLAGS.run_dir, resume=FLAGS.resume,
+      checkpoint_every=FLAGS.checkpoint_every,
+      log_every_secs=FLAGS.log_every_secs)
+  return agent, a2c, train, run
 
 
-def train_and_export(core, task, task_kwargs):
-  """The whole job of a training launcher: run dir, train, checkpoint, export.
+def flag_values():
+  """The launcher's own flags and their values (for the SavedModel's
+  metadata); absl's and TensorFlow's flags are left out."""
+  return {f.name: f.value
+          for module, module_flags in FLAGS.flags_by_module_dict().items()
+          if not module.startswith(('absl', 'tensorflow'))
+          for f in module_flags}
 
-  Returns the path of the exported SavedModel.
+
+def train(task: 'experiment.TaskConfig') -> str:
+  """The whole job of a training launcher: train, checkpoint, export.
+
+  Prints the SavedModel path on stdout and returns it. Bad input is one error
+  line (exit 2), divergence exit 1, a stop by signal exit 128 + signal.
   """
-  import dataclasses  # pylint: disable=g-import-not-at-top
-  import time  # pylint: disable=g-import-not-at-top
-  from meta_rl import agent as agent_lib  # pylint: disable=g-import-not-at-top
-  from meta_rl import export, runner, training  # pylint: disable=g-import-not-at-top
-
   if not FLAGS.run_dir:
     fail('--run_dir is required')
-  config = flag_config()
+  agent, a2c, train_config, run = configs_from_flags()
+  task = experiment.TaskConfig(task.name, task.kwargs, FLAGS.action_repeat)
   try:
-    runner.prepare_run_dir(FLAGS.run_dir, config, FLAGS.resume)
-  except runner.RunDirError as e:
-    fail(str(e))
-  agent_cfg, a2c_cfg, train_cfg = build_configs()
-  agent = agent_lib.make_agent(core.observation_spec(), core.num_actions,
-                               agent_cfg)
-  trainer = training.InGraphTrainer(core, agent, a2c_cfg, train_cfg)
-  try:
-    result = runner.run(trainer, FLAGS.run_dir, train_cfg.total_updates,
-                        resume=FLAGS.resume,
-                        checkpoint_every=FLAGS.checkpoint_every,
-                        log_every_secs=FLAGS.log_every_secs, name=task)
-  except training.NonFiniteLossError as e:
+    result = experiment.train(task, agent, a2c, train_config, run,
+                              metadata={'flags': flag_values()})
+  except experiment.NonFiniteLossError as e:
     fail(str(e), status=1)
+  except (ValueError, OSError) as e:  # RunDirError is a ValueError
+    fail(str(e).splitlines()[0])
   if result.stopped_early:
-    # Not exported: a partly trained agent must not land in the serving path.
-    print(f'[{task}] stopped at update {result.num_updates} (checkpointed); '
-          'continue with --resume', file=sys.stderr)
+    print(f'[{task.name}] stopped at update {result.num_updates} '
+          '(checkpointed); continue with --resume', file=sys.stderr)
     sys.exit(128 + int(result.stopped_by))
-  metadata = {
-      'task': task,
-      'task_kwargs': task_kwargs,
-      'flags': config,
-      'agent_config': dataclasses.asdict(agent_cfg),
-      'a2c_config': dataclasses.asdict(a2c_cfg),
-      'train_config': dataclasses.asdict(train_cfg),
-      'num_updates': result.num_updates,
-      'env_steps': result.env_steps,
-      'exported_at': time.strftime('%Y-%m-%dT%H:%M:%S%z'),
-  }
-  path = export.export_agent(agent, core.observation_spec(),
-                             os.path.join(FLAGS.run_dir, 'saved_model'),
-                             metadata)
-  print(f'[{task}] {result.num_updates} updates, {result.env_steps} env steps '
-        f'in {result.seconds:.0f} s; exported {path}', file=sys.stderr)
-  print(path)
-  return path
-
-
-def baseline_options():
-  """Baseline options from the launcher's flags (those it defines)."""
-  return {k: FLAGS[k].value for k in ('gittins_discount', 'restless_volatility',
-                                      'rw_beta') if k in FLAGS}
+  print(f'[{task.name}] {result.num_updates} updates, {result.env_steps} env '
+        f'steps in {result.seconds:.0f} s; exported {result.saved_model}',
+        file=sys.stderr)
+  print(result.saved_model)
+  return result.saved_model
 
 
 def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
@@ -217,9 +238,9 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
   Checks that the outputs RUN_DIR/eval/<outputs> may be written, loads the
   run's latest SavedModel, makes the test task and the baselines; any problem
   is one error line and exit 2. `trained_on`: task names the run may have
-  been trained on (checked against its metadata). Returns `(core, policies, paths)` where
-  `policies` maps 'agent' and each baseline name to a policy and `paths` maps
-  each output name to its path.
+  been trained on (checked against its metadata). Returns `(core, policies,
+  paths)` where `policies` maps 'agent' and each baseline name to a policy
+  and `paths` maps each output name to its path.
   """
   if not run_dir:
     fail('--run_dir is required')
@@ -227,26 +248,32 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
   for p in paths.values():
     if os.path.exists(p) and not overwrite:
       fail(f'{p} exists; pass --overwrite')
-  import_tensorflow()
-  import environments  # pylint: disable=g-import-not-at-top
-  from meta_rl import baselines, evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
   try:
     agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
     trained = agent.metadata.get('task')
     if trained_on and trained not in trained_on:
       fail(f'{run_dir} holds an agent trained on {trained!r}, not on '
            f'{" or ".join(trained_on)}')
-    # Test on the task as trained (e.g. its num_trials, swap_prob); a test
-    # variant of another name (restless_test) keeps the episode length.
-    kwargs = dict(agent.metadata.get('task_kwargs', {}))
-    if trained != task:
-      kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
-    core = environments.make_core(task, **kwargs)
-    agent.check_fits(core)
+    core = make_test_core(task, agent.metadata)
+    agent.check_fits_core(core)
     policies = {'agent': agent}
-    policies.update({b: baselines.make_baseline(b, core, **baseline_options())
+    policies.update({b: baselines_lib.make_baseline(b, core, **baseline_options())
                      for b in baseline_names})
   except (OSError, ValueError) as e:
     fail(str(e).splitlines()[0])
   os.makedirs(os.path.join(run_dir, 'eval'), exist_ok=True)
   return core, policies, paths
+
+
+def make_test_core(task, metadata, **overrides):
+  """The core to test an exported agent on: the task as trained (its
+  arguments, e.g. num_trials or swap_prob, and action repeat) when it is the
+  training task; another task keeps only the trained episode length
+  (num_trials) and action repeat. `overrides` replace task arguments."""
+  kwargs = dict(metadata.get('task_kwargs', {}))
+  if task != metadata.get('task'):
+    kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
+  kwargs.update(overrides)
+  return environments.make_core(
+      task, action_repeat=metadata.get('action_repeat', 1), **kwargs)

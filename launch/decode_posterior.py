@@ -27,8 +27,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-  if len(argv) > 1:
-    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  common.no_arguments(argv)
   import os  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   if not FLAGS.record or not os.path.exists(FLAGS.record):

@@ -18,7 +18,7 @@ from absl import flags
 
 import common
 
-DISTS = ['independent', 'uniform', 'easy', 'medium', 'hard']
+DISTS = list(common.environments.BANDIT_TASKS)
 flags.DEFINE_list('runs', None, 'train_task=RUN_DIR pairs (trained agents).')
 flags.DEFINE_list('ablation_runs', [], 'train_task=RUN_DIR pairs of agents '
                   'trained without the reward input.')
@@ -45,8 +45,7 @@ def _pairs(values, flag):
 
 
 def main(argv):
-  if len(argv) > 1:
-    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  common.no_arguments(argv)
   if not FLAGS.runs or not FLAGS.output_dir:
     common.fail('--runs and --output_dir are required')
   runs = _pairs(FLAGS.runs, 'runs')
@@ -56,7 +55,6 @@ def main(argv):
   for p in paths.values():
     if os.path.exists(p) and not FLAGS.overwrite:
       common.fail(f'{p} exists; pass --overwrite or choose --output_dir')
-  common.import_tensorflow()
   import numpy as np  # pylint: disable=g-import-not-at-top
   import environments  # pylint: disable=g-import-not-at-top
   from meta_rl import baselines, evaluation  # pylint: disable=g-import-not-at-top
@@ -79,7 +77,7 @@ def main(argv):
     for group, dirs in (('agents', runs), ('ablations', ablations)):
       for train, path in dirs.items():
         policy = evaluation.SavedModelPolicy(os.path.join(path, 'saved_model'))
-        policy.check_fits(core)
+        policy.check_fits_core(core)
         result[group].setdefault(train, {})[test] = regret(core, policy)
         print(f'{group[:-1]} trained on {train:<11} tested on {test:<11} '
               f'regret {result[group][train][test][0]:6.2f}', flush=True)

@@ -15,12 +15,14 @@ from absl import app
 from absl import flags
 
 import common
+from environments import informative_bandit
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
                     '--task=informative.')
 flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
-flags.DEFINE_list('baselines', ['thompson_informative', 'ucb1', 'random'],
+flags.DEFINE_list('baselines',
+                  list(informative_bandit.InformativeBandit.default_baselines),
                   'Baselines on the same test episodes.')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
 FLAGS = flags.FLAGS
@@ -28,8 +30,7 @@ OPTIMUM = 20.55
 
 
 def main(argv):
-  if len(argv) > 1:
-    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  common.no_arguments(argv)
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'informative', FLAGS.baselines, ['exp3.json', 'exp3.png'],
       FLAGS.overwrite, trained_on=['informative'])

@@ -18,26 +18,22 @@ from absl import app
 from absl import flags
 
 import common
+from environments import restless_bandit
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
                     '--task=restless.')
 flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
-flags.DEFINE_list('baselines', ['ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8',
-                                'random'], 'Baselines on the same episodes.')
-flags.DEFINE_float('restless_volatility', 3.0 / 30.0, 'Fixed per-step '
-                   'variance of the random-walk posterior of thompson_restless '
-                   '(the paper: one fixed volatility for all episodes).')
-flags.DEFINE_float('rw_beta', 10.0, 'Inverse temperature of the '
-                   'Rescorla-Wagner baselines.')
+flags.DEFINE_list('baselines', list(restless_bandit.RestlessBandit.default_baselines),
+                  'Baselines on the same episodes.')
+common.define_baseline_flags()
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
+flags.adopt_module_key_flags(common)
 FLAGS = flags.FLAGS
-BANDS = [(0.0, 2 / 30), (2 / 30, 4 / 30), (4 / 30, 6 / 30 + 1e-9)]
 
 
 def main(argv):
-  if len(argv) > 1:
-    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  common.no_arguments(argv)
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'restless_test', FLAGS.baselines,
       ['exp4.json', 'exp4.png'], FLAGS.overwrite, trained_on=['restless'])
@@ -58,7 +54,8 @@ def main(argv):
   nu = ep['info_volatility'][:, 0]
   print(f'fitting Rescorla-Wagner to {len(nu)} agent episodes...', file=sys.stderr)
   fit = analysis.fit_rescorla_wagner(ep['actions'], ep['rewards'])
-  in_training = (nu < 2 / 30) | (nu >= 4 / 30)
+  in_training = np.any([(nu >= lo) & (nu < hi)
+                        for lo, hi in restless_bandit.TRAIN_BANDS], axis=0)
   out_of_sample = ~in_training
   result = {
       'run_dir': FLAGS.run_dir, 'num_episodes': FLAGS.num_episodes,
@@ -66,7 +63,8 @@ def main(argv):
       'learning_rate_vs_volatility': analysis.regress(nu, fit['alpha']),
       'learning_rate_vs_volatility_out_of_sample':
           analysis.regress(nu[out_of_sample], fit['alpha'][out_of_sample]),
-      'bands': analysis.compare_bands(fit['alpha'], nu, BANDS),
+      'bands': analysis.compare_bands(fit['alpha'], nu,
+                                      restless_bandit.ANALYSIS_BANDS),
       'rw_fit_median': {'alpha': float(np.median(fit['alpha'])),
                         'beta': float(np.median(fit['beta']))},
   }
@@ -105,7 +103,7 @@ def main(argv):
   ax.scatter(nu[out_of_sample], fit['alpha'][out_of_sample], s=6,
              color='tab:red', label='ν out of sample')
   reg = result['learning_rate_vs_volatility']
-  xs = np.linspace(0, 0.2, 10)
+  xs = np.linspace(*restless_bandit.TEST_RANGE, 10)
   ax.plot(xs, reg['intercept'] + reg['slope'] * xs, color='tab:blue',
           label=f'R²={reg["r_squared"]:.2f}, p={reg["p_value"]:.1e}')
   ax.set_xlabel('volatility ν')

@@ -4,7 +4,7 @@
 
 Plays --num_episodes frozen test episodes of the two-step task with the run's
 agent and with simulated model-free (TD(1)) and model-based learners
-(`meta_rl/baselines.py`), and reports for each: stay probabilities after
+(`meta_rl/baselines/two_step.py`), and reports for each: stay probabilities after
 common/rare x rewarded/unrewarded trials (Fig 5b-c), the Daw et al. (2011)
 logistic regression of staying on the previous trial's reward, transition and
 their interaction (coefficients, standard errors, p-values), a 5-trial history
@@ -18,6 +18,7 @@ from absl import app
 from absl import flags
 
 import common
+from environments import two_step
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
                     'launch/two_step.py.')
@@ -25,7 +26,7 @@ flags.DEFINE_string('ablation_run_dir', None, 'Optional run dir of an agent '
                     'trained with --noreward_input.')
 flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
-flags.DEFINE_list('baselines', ['model_based', 'model_free', 'random'],
+flags.DEFINE_list('baselines', list(two_step.TwoStepTask.default_baselines),
                   'Simulated agents on the same test episodes.')
 flags.DEFINE_integer('lags', 5, 'Trials back in the history regression.')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
@@ -35,8 +36,7 @@ CONDITIONS = ['rewarded_common', 'rewarded_rare', 'unrewarded_common',
 
 
 def main(argv):
-  if len(argv) > 1:
-    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
+  common.no_arguments(argv)
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'two_step', FLAGS.baselines, ['exp5.json', 'exp5.png'],
       FLAGS.overwrite, trained_on=['two_step'])
@@ -46,7 +46,7 @@ def main(argv):
     try:
       ablated = evaluation.SavedModelPolicy(
           os.path.join(FLAGS.ablation_run_dir, 'saved_model'))
-      ablated.check_fits(core)
+      ablated.check_fits_core(core)
       meta = ablated.metadata
       if (meta.get('task') != 'two_step' or
           meta.get('agent_config', {}).get('use_reward_input', True)):

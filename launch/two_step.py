@@ -18,24 +18,16 @@ import common
 flags.DEFINE_integer('num_trials', 10, 'Trials (two steps each) per episode.')
 flags.DEFINE_float('swap_prob', 0.0, 'Probability per trial that the two '
                    'second-stage reward probabilities swap (0: the paper).')
-common.add_flag_names('num_trials', 'swap_prob')
 common.define_training_flags(unroll_length=20)
+flags.adopt_module_key_flags(common)
 FLAGS = flags.FLAGS
 
 
 def main(argv):
-  if len(argv) > 1:
-    common.fail(f'unexpected arguments: {" ".join(argv[1:])}')
-  if not 0.0 <= FLAGS.swap_prob <= 1.0:
-    common.fail('--swap_prob must be in [0, 1]')
-  common.import_tensorflow()
-  import environments  # pylint: disable=g-import-not-at-top
-  task_kwargs = {'num_trials': FLAGS.num_trials, 'swap_prob': FLAGS.swap_prob}
-  try:
-    core = environments.make_core('two_step', **task_kwargs)
-  except ValueError as e:
-    common.fail(str(e))
-  common.train_and_export(core, 'two_step', task_kwargs)
+  common.no_arguments(argv)
+  common.train(common.experiment.TaskConfig(
+      'two_step', {'num_trials': FLAGS.num_trials,
+                   'swap_prob': FLAGS.swap_prob}))
 
 
 if __name__ == '__main__':

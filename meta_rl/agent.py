@@ -1,24 +1,45 @@
-"""The recurrent meta-RL agent of Figure 1a (Wang et al. 2016).
+"""The meta-RL agents of Figure 1 (Wang et al. 2016).
 
-    observation --encoder--+
-    prev_action (one-hot) -+--concat--> core (LSTM) --+--> policy logits [A]
-    prev_reward (scalar) --+                          +--> value []
+    observation --encoder--> features --+
+    prev_action (one-hot) --------------+--> core --+--> policy logits [A]
+    prev_reward (scalar or one-hot) ----+           +--> value []
 
 The observation encoder is built from the task's observation spec, so a task
 needs no agent code: `episode_step` (a bounded integer) becomes the scalar
 t / episode_length, a `DiscreteArray` becomes a one-hot vector, a uint8 image
 [H, W, C] goes through the conv encoder of Figure 1 (16 8x8/4, 32 4x4/2, 256
-ReLU), other arrays are flattened. The core is any `RecurrentCore`; its state is
-a dict of named float32 [B, n] tensors (these names are the SavedModel's state
-tensor names).
+ReLU), other arrays are flattened.
+
+A core receives the encoded observation, the previous action and the previous
+reward as three separate inputs and wires them as its architecture says:
+
+  lstm          Fig 1a/1b: one LSTM on [features, prev_action, prev_reward]
+                (with an image observation this is the Conv-LSTM of Fig 1b).
+  stacked_lstm  Fig 1c (Mirowski et al. 2017, "Nav A3C"): LSTM 1 on
+                [features, prev_reward]; LSTM 2 on [features, LSTM 1 output,
+                prev_action]; the policy and value read LSTM 2.
+  feedforward   Fig 7's "FF A3C": a ReLU layer on the current observation
+                only (previous action and reward ignored); no state.
+
+A core's state is a dict of named float32 [B, n] tensors (these names are the
+SavedModel's state tensor names); a feed-forward core's dict is empty.
 
 Episode boundaries: pass `prev_action = -1` (one-hot of -1 is all zeros) and
 `prev_reward = 0` on the first step of an episode, with the core state from
 `initial_state`; `reset_where` does that inside the graph.
+
+Acting and learning: `step` runs the whole network for one time step
+(`encode`, then `core_step`: core and heads). `unroll` runs it over a
+time-major sequence [T, B] with the encoder applied once to all T*B
+observations and the heads once to all T*B core outputs, so that only the
+core is stepped in the loop (seed_rl's learner). The in-graph trainer, which
+acts and learns in one pass, uses `encode` and `core_step` directly (see
+`meta_rl.training`).
 """
 
 import dataclasses
-from typing import Dict, NamedTuple, Tuple
+import zlib
+from typing import Dict, NamedTuple, Optional, Tuple
 
 from dm_env import specs
 import keras
@@ -33,9 +54,10 @@ class AgentConfig:
   """Architecture of the agent.
 
   Attributes:
-    core: 'lstm' (one LSTM) or 'stacked_lstm' (LSTMs of `stacked_units`).
-    num_units: LSTM size for core='lstm' (48 in Table 1, Exps 1-5).
-    stacked_units: sizes of the LSTMs for core='stacked_lstm'.
+    core: a name of `CORES`: 'lstm', 'stacked_lstm' or 'feedforward'.
+    num_units: LSTM size for core='lstm' (48 in Table 1, Exps 1-5), hidden
+      layer size for core='feedforward'.
+    stacked_units: sizes of the two LSTMs for core='stacked_lstm'.
     use_reward_input: False removes the previous reward from the input (the
       paper's ablation); the `prev_reward` input is still accepted and ignored.
     reward_values: if non-empty, the previous reward is one-hot encoded over
@@ -45,42 +67,84 @@ class AgentConfig:
   """
   core: str = 'lstm'
   num_units: int = 48
-  stacked_units: Tuple[int, ...] = (256, 64)
+  stacked_units: Tuple[int, int] = (256, 64)
   use_reward_input: bool = True
   reward_values: Tuple[float, ...] = ()
   seed: int = 0
 
 
 class AgentOutput(NamedTuple):
-  logits: tf.Tensor  # float32 [B, A]
-  value: tf.Tensor  # float32 [B]
+  logits: tf.Tensor  # float32 [B, A] (or [T, B, A] from `unroll`)
+  value: tf.Tensor  # float32 [B] (or [T, B])
 
 
-def _init(seed, offset, kind='glorot'):
-  if kind == 'orthogonal':
-    return keras.initializers.Orthogonal(seed=seed * 1000 + offset)
-  return keras.initializers.GlorotUniform(seed=seed * 1000 + offset)
+class Seeds:
+  """Distinct initialiser seeds for the named layers of one agent.
+
+  A layer's seed is drawn from `numpy.random.SeedSequence((seed, crc32(name)))`,
+  so it depends only on the agent seed and the layer's name (adding a layer
+  leaves the others' weights unchanged); seeds repeated within one agent are
+  refused.
+  """
+
+  def __init__(self, seed: int):
+    self.seed = int(seed)
+    self._used = {}
+
+  def __call__(self, name: str) -> int:
+    entropy = (abs(self.seed), zlib.crc32(name.encode()))
+    value = int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
+    if self._used.setdefault(value, name) != name:
+      raise ValueError(f'initialiser seeds of {name!r} and '
+                       f'{self._used[value]!r} collide')
+    return value
+
+  def glorot(self, name: str):
+    return keras.initializers.GlorotUniform(seed=self(name))
+
+  def orthogonal(self, name: str):
+    return keras.initializers.Orthogonal(seed=self(name))
+
+
+def sample_action(logits: tf.Tensor, key: Optional[tf.Tensor] = None,
+                  greedy: bool = False) -> tf.Tensor:
+  """Actions int32 [B] from logits [B, A]: the one sampler of the project.
+
+  With a `key` (int32 [2]) the draw is stateless and reproducible (training,
+  evaluation); without one it is fresh on every call (the exported `action`
+  output). `greedy` takes the argmax instead.
+  """
+  if greedy:
+    return tf.argmax(logits, axis=-1, output_type=tf.int32)
+  if key is None:
+    return tf.random.categorical(logits, 1, dtype=tf.int32)[:, 0]
+  return tf.random.stateless_categorical(logits, 1, key, dtype=tf.int32)[:, 0]
+
+
+def _is_image(spec: specs.Array) -> bool:
+  return len(spec.shape) == 3 and spec.dtype == np.uint8
 
 
 class ObservationEncoder(keras.layers.Layer):
-  """Turns an observation dict into one float32 feature vector [B, F]."""
+  """Turns an observation dict of [N, ...] tensors into features [N, F]."""
 
-  def __init__(self, observation_spec: Dict[str, specs.Array], seed: int = 0,
+  def __init__(self, observation_spec: Dict[str, specs.Array], seeds: Seeds,
                **kwargs):
     super().__init__(**kwargs)
     self._spec = dict(sorted(observation_spec.items()))
     self._convs = {}
-    for i, (key, spec) in enumerate(self._spec.items()):
+    for key, spec in self._spec.items():
       if _is_image(spec):
+        name = f'conv_{key}'
         self._convs[key] = keras.Sequential([
             keras.layers.Conv2D(16, 8, strides=4, activation='relu',
-                                kernel_initializer=_init(seed, 10 * i + 1)),
+                                kernel_initializer=seeds.glorot(f'{name}/0')),
             keras.layers.Conv2D(32, 4, strides=2, activation='relu',
-                                kernel_initializer=_init(seed, 10 * i + 2)),
+                                kernel_initializer=seeds.glorot(f'{name}/1')),
             keras.layers.Flatten(),
             keras.layers.Dense(256, activation='relu',
-                               kernel_initializer=_init(seed, 10 * i + 3)),
-        ], name=f'conv_{key}')
+                               kernel_initializer=seeds.glorot(f'{name}/2')),
+        ], name=name)
 
   def call(self, observation: Dict[str, tf.Tensor]) -> tf.Tensor:
     features = []
@@ -103,70 +167,98 @@ class ObservationEncoder(keras.layers.Layer):
     return tf.concat(features, axis=-1)
 
 
-def _is_image(spec: specs.Array) -> bool:
-  return len(spec.shape) == 3 and spec.dtype == np.uint8
+class Core(keras.layers.Layer):
+  """Interface of a core: `call(features, prev_action, prev_reward, state)
+  -> (output [B, output_size], next state)`.
 
+  Inputs: encoded observation [B, F], one-hot previous action [B, A],
+  encoded previous reward [B, R]. `state_sizes` names the state tensors
+  ({} for a core without state).
+  """
 
-class RecurrentCore(keras.layers.Layer):
-  """Interface: a recurrent core with a named dict state."""
-
-  state_sizes: Dict[str, int]
+  state_sizes: Dict[str, int] = {}
+  output_size: int
 
   def initial_state(self, batch_size) -> State:
     return {k: tf.zeros([batch_size, n], tf.float32)
             for k, n in self.state_sizes.items()}
 
 
-class LSTMCore(RecurrentCore):
-  """One LSTM; state {'lstm_h', 'lstm_c'}."""
+def _lstm(units: int, seeds: Seeds, name: str) -> keras.layers.LSTMCell:
+  return keras.layers.LSTMCell(
+      units, kernel_initializer=seeds.glorot(f'{name}/kernel'),
+      recurrent_initializer=seeds.orthogonal(f'{name}/recurrent'), name=name)
 
-  def __init__(self, num_units: int = 48, seed: int = 0, **kwargs):
+
+class LSTMCore(Core):
+  """Fig 1a/1b: one LSTM on all three inputs; state {'lstm_h', 'lstm_c'}."""
+
+  def __init__(self, num_units: int, seeds: Seeds, **kwargs):
     super().__init__(**kwargs)
-    self.cell = keras.layers.LSTMCell(
-        num_units, kernel_initializer=_init(seed, 101),
-        recurrent_initializer=_init(seed, 102, 'orthogonal'), name='lstm')
+    self.cell = _lstm(num_units, seeds, 'lstm')
     self.state_sizes = {'lstm_h': num_units, 'lstm_c': num_units}
     self.output_size = num_units
 
-  def call(self, x, state):
+  def call(self, features, prev_action, prev_reward, state):
+    x = tf.concat([features, prev_action, prev_reward], axis=-1)
     h, (h, c) = self.cell(x, [state['lstm_h'], state['lstm_c']])
     return h, {'lstm_h': h, 'lstm_c': c}
 
 
-class StackedLSTMCore(RecurrentCore):
-  """LSTMs in sequence; state {'lstm<i>_h', 'lstm<i>_c'} for i = 0, 1, ..."""
+class StackedLSTMCore(Core):
+  """Fig 1c: LSTM 1 sees the observation and previous reward; LSTM 2 sees the
+  observation, LSTM 1's output and the previous action.
 
-  def __init__(self, units=(256, 64), seed: int = 0, **kwargs):
+  State {'lstm0_h', 'lstm0_c', 'lstm1_h', 'lstm1_c'}.
+  """
+
+  def __init__(self, units: Tuple[int, int], seeds: Seeds, **kwargs):
     super().__init__(**kwargs)
-    self.cells = [
-        keras.layers.LSTMCell(
-            n, kernel_initializer=_init(seed, 110 + i),
-            recurrent_initializer=_init(seed, 120 + i, 'orthogonal'),
-            name=f'lstm{i}') for i, n in enumerate(units)
-    ]
+    if len(units) != 2:
+      raise ValueError(f'stacked_lstm has two LSTMs, got sizes {units}')
+    self.cells = [_lstm(n, seeds, f'lstm{i}') for i, n in enumerate(units)]
     self.state_sizes = {}
     for i, n in enumerate(units):
       self.state_sizes[f'lstm{i}_h'] = n
       self.state_sizes[f'lstm{i}_c'] = n
     self.output_size = units[-1]
 
-  def call(self, x, state):
-    new_state = {}
-    for i, cell in enumerate(self.cells):
-      x, (h, c) = cell(x, [state[f'lstm{i}_h'], state[f'lstm{i}_c']])
-      new_state[f'lstm{i}_h'], new_state[f'lstm{i}_c'] = h, c
-    return x, new_state
+  def call(self, features, prev_action, prev_reward, state):
+    h0, (h0, c0) = self.cells[0](tf.concat([features, prev_reward], -1),
+                                 [state['lstm0_h'], state['lstm0_c']])
+    h1, (h1, c1) = self.cells[1](tf.concat([features, h0, prev_action], -1),
+                                 [state['lstm1_h'], state['lstm1_c']])
+    return h1, {'lstm0_h': h0, 'lstm0_c': c0, 'lstm1_h': h1, 'lstm1_c': c1}
+
+
+class FeedForwardCore(Core):
+  """Fig 7's "FF A3C": a ReLU layer on the current observation only; the
+  previous action and reward are ignored and there is no state."""
+
+  def __init__(self, num_units: int, seeds: Seeds, **kwargs):
+    super().__init__(**kwargs)
+    self.hidden = keras.layers.Dense(num_units, activation='relu',
+                                     kernel_initializer=seeds.glorot('hidden'),
+                                     name='hidden')
+    self.state_sizes = {}
+    self.output_size = num_units
+
+  def call(self, features, prev_action, prev_reward, state):
+    del prev_action, prev_reward
+    return self.hidden(features), dict(state)
 
 
 CORES = {
-    'lstm': lambda cfg: LSTMCore(cfg.num_units, seed=cfg.seed, name='core'),
-    'stacked_lstm': lambda cfg: StackedLSTMCore(cfg.stacked_units,
-                                                seed=cfg.seed, name='core'),
+    'lstm': lambda cfg, seeds: LSTMCore(cfg.num_units, seeds, name='core'),
+    'stacked_lstm': lambda cfg, seeds: StackedLSTMCore(
+        tuple(cfg.stacked_units), seeds, name='core'),
+    'feedforward': lambda cfg, seeds: FeedForwardCore(cfg.num_units, seeds,
+                                                      name='core'),
 }
 
 
 class MetaRLAgent(keras.layers.Layer):
-  """Recurrent actor-critic taking (observation, prev action, prev reward)."""
+  """Actor-critic taking (observation, prev action, prev reward) and a state."""
 
   def __init__(self, observation_spec: Dict[str, specs.Array],
                num_actions: int, config: AgentConfig = AgentConfig(),
@@ -175,16 +267,19 @@ class MetaRLAgent(keras.layers.Layer):
     if config.core not in CORES:
       raise ValueError(f'unknown core {config.core!r}; choose one of '
                        f'{", ".join(CORES)}')
+    for key in observation_spec:
+      if key in ('prev_action', 'prev_reward'):
+        raise ValueError(f'observation key {key!r} clashes with an input name')
     self.config = config
     self.num_actions = num_actions
     self.observation_spec = dict(observation_spec)
-    self.encoder = ObservationEncoder(observation_spec, seed=config.seed,
-                                      name='encoder')
-    self.core = CORES[config.core](config)
+    seeds = Seeds(config.seed)
+    self.encoder = ObservationEncoder(observation_spec, seeds, name='encoder')
+    self.core = CORES[config.core](config, seeds)
     self.policy_head = keras.layers.Dense(
-        num_actions, kernel_initializer=_init(config.seed, 201), name='policy')
+        num_actions, kernel_initializer=seeds.glorot('policy'), name='policy')
     self.value_head = keras.layers.Dense(
-        1, kernel_initializer=_init(config.seed, 202), name='value')
+        1, kernel_initializer=seeds.glorot('value'), name='value')
     self.step(self.dummy_inputs(1), self.initial_state(1))  # build weights
     self.built = True
 
@@ -202,26 +297,13 @@ class MetaRLAgent(keras.layers.Layer):
       inputs[key] = tf.zeros([batch_size, *spec.shape], spec.dtype)
     return inputs
 
-  def step(self, inputs: Dict[str, tf.Tensor],
-           state: State) -> Tuple[AgentOutput, State]:
-    """One step. `inputs`: prev_action int32 [B], prev_reward float32 [B] and
-    the observation keys ([B, ...]); `state`: dict of [B, n]."""
-    obs = {k: inputs[k] for k in self.observation_spec}
-    x = tf.concat([
-        self.encoder(obs),
-        tf.one_hot(tf.cast(inputs['prev_action'], tf.int32), self.num_actions),
-        self._encode_reward(tf.cast(inputs['prev_reward'], tf.float32)),
-    ], axis=-1)
-    h, new_state = self.core(x, state)
-    logits = self.policy_head(h)
-    value = tf.squeeze(self.value_head(h), -1)
-    return AgentOutput(logits, value), new_state
-
-  def call(self, inputs, state):
-    return self.step(inputs, state)
+  def _encode_action(self, action):
+    """int [N] -> one-hot [N, A] (-1: all zeros)."""
+    return tf.one_hot(tf.cast(action, tf.int32), self.num_actions)
 
   def _encode_reward(self, reward):
-    """[B] -> [B, 1] scalar, or [B, len(reward_values)] one-hot."""
+    """float [N] -> [N, 1] scalar, or [N, len(reward_values)] one-hot."""
+    reward = tf.cast(reward, tf.float32)
     values = self.config.reward_values
     if values:
       match = tf.abs(reward[:, None] - tf.constant(values, tf.float32)[None]) < 1e-4
@@ -232,10 +314,43 @@ class MetaRLAgent(keras.layers.Layer):
       encoded = tf.zeros_like(encoded)
     return encoded
 
+  def _heads(self, h):
+    return AgentOutput(self.policy_head(h), tf.squeeze(self.value_head(h), -1))
+
+  def encode(self, observation: Dict[str, tf.Tensor]) -> tf.Tensor:
+    """Observation dict of [N, ...] tensors -> features float32 [N, F]."""
+    return self.encoder({k: observation[k] for k in self.observation_spec})
+
+  def core_step(self, features: tf.Tensor, prev_action: tf.Tensor,
+                prev_reward: tf.Tensor,
+                state: State) -> Tuple[AgentOutput, State]:
+    """Core and heads for one step from encoded observations [B, F], the
+    previous action int32 [B] and reward float32 [B]."""
+    h, new_state = self.core(features, self._encode_action(prev_action),
+                             self._encode_reward(prev_reward), state)
+    return self._heads(h), new_state
+
+  def step(self, inputs: Dict[str, tf.Tensor],
+           state: State) -> Tuple[AgentOutput, State]:
+    """One step for acting.
+
+    Args:
+      inputs: `prev_action` int32 [B], `prev_reward` float32 [B] and every
+        observation key ([B, ...]).
+      state: dict of [B, n].
+    Returns:
+      (AgentOutput with logits [B, A] and value [B], next state).
+    """
+    return self.core_step(self.encode(inputs), inputs['prev_action'],
+                          inputs['prev_reward'], state)
+
+  def call(self, inputs, state):
+    return self.step(inputs, state)
+
   def reset_where(self, first: tf.Tensor, inputs: Dict[str, tf.Tensor],
                   state: State):
-    """Where `first` [B] is True, starts a new episode: zero state, no previous
-    action (-1) and zero previous reward."""
+    """Where `first` [B] is True, starts a new episode: initial state, no
+    previous action (-1) and zero previous reward."""
     init = self.initial_state(tf.shape(first)[0])
     mask = first[:, None]
     state = {k: tf.where(mask, init[k], v) for k, v in state.items()}
@@ -246,19 +361,54 @@ class MetaRLAgent(keras.layers.Layer):
 
   def unroll(self, inputs: Dict[str, tf.Tensor], first: tf.Tensor,
              state: State) -> Tuple[AgentOutput, State]:
-    """Runs `step` over time-major inputs [T, B, ...] with resets where
-    `first` [T, B] is True. Returns outputs [T, B, ...] and the final state."""
-    length = tf.shape(first)[0]
-    logits_ta = tf.TensorArray(tf.float32, size=length)
-    value_ta = tf.TensorArray(tf.float32, size=length)
+    """The network over a time-major sequence, for learning.
+
+    Equivalent to `reset_where` + `step` at every t, but the encoder runs
+    once on all T*B observations and the heads once on all T*B core outputs;
+    only the core is stepped in a loop (and not even that without state).
+
+    Args:
+      inputs: as for `step`, each [T, B, ...].
+      first: bool [T, B], True where an episode starts.
+      state: the state before the first step, dict of [B, n].
+    Returns:
+      (AgentOutput with logits [T, B, A] and value [T, B], final state).
+    """
+    shape = tf.shape(first)
+    length, batch = shape[0], shape[1]
+
+    def flat(x):  # [T, B, ...] -> [T*B, ...]
+      return tf.reshape(x, tf.concat([[length * batch], tf.shape(x)[2:]], 0))
+
+    def unflat(x):  # [T*B, ...] -> [T, B, ...]
+      return tf.reshape(x, tf.concat([[length, batch], tf.shape(x)[1:]], 0))
+
+    features = unflat(self.encode(
+        {k: flat(inputs[k]) for k in self.observation_spec}))  # [T, B, F]
+    prev_action = unflat(self._encode_action(
+        flat(tf.where(first, -1, inputs['prev_action']))))  # [T, B, A]
+    prev_reward = unflat(self._encode_reward(
+        flat(tf.where(first, 0.0, inputs['prev_reward']))))  # [T, B, R]
+    if not self.state_sizes:
+      h, _ = self.core(flat(features), flat(prev_action), flat(prev_reward), {})
+      out = self._heads(h)
+      return AgentOutput(unflat(out.logits), unflat(out.value)), dict(state)
+    # Per-step reads from TensorArrays: slicing a captured tensor in the loop
+    # would make the gradient build a [T, B, ...] tensor at every step.
+    xs = [tf.TensorArray(x.dtype, size=length).unstack(x)
+          for x in (features, prev_action, prev_reward, first)]
+    init = self.initial_state(batch)
+    h_ta = tf.TensorArray(tf.float32, size=length)
     for t in tf.range(length):
-      step_inputs = tf.nest.map_structure(lambda x: x[t], inputs)
-      step_inputs, state = self.reset_where(first[t], step_inputs, state)
-      out, state = self.step(step_inputs, state)
-      logits_ta = logits_ta.write(t, out.logits)
-      value_ta = value_ta.write(t, out.value)
-    return AgentOutput(logits_ta.stack(), value_ta.stack()), state
+      f_t, a_t, r_t, first_t = [x.read(t) for x in xs]
+      state = {k: tf.where(first_t[:, None], init[k], v)
+               for k, v in state.items()}
+      h, state = self.core(f_t, a_t, r_t, state)
+      h_ta = h_ta.write(t, h)
+    out = self._heads(flat(h_ta.stack()))  # [T*B, A], [T*B]
+    return AgentOutput(unflat(out.logits), unflat(out.value)), state
 
 
-def make_agent(observation_spec, num_actions, config: AgentConfig = AgentConfig()):
+def make_agent(observation_spec, num_actions,
+               config: AgentConfig = AgentConfig()) -> MetaRLAgent:
   return MetaRLAgent(observation_spec, num_actions, config, name='agent')

@@ -1,35 +1,79 @@
-"""Frozen evaluation: play test episodes of a batched task with a fixed policy.
+"""Frozen evaluation: play test episodes with a fixed policy, on any task.
 
-A policy is anything with `initial_state(batch_size)` and
-`step(inputs, state, rng) -> (action int32 [B], state)`: the exported agent
-(`SavedModelPolicy`, loaded with plain `tf.saved_model.load`) or a baseline of
-`meta_rl.baselines`. Episodes run batched: one call per time step for all
-episodes, the environment stepping through its TF core eagerly.
+Policies:
+  `SavedModelPolicy`  an exported agent, loaded with plain `tf.saved_model.load`
+                      (no code of this project runs inside the model);
+  `AgentPolicy`       an in-memory `MetaRLAgent` (during training, in tests);
+  baselines           NumPy policies of `meta_rl.baselines`.
+All follow one protocol: `initial_state(batch_size)` and
+`step(inputs, state, rng) -> (action int32 [B], state)` on NumPy arrays, where
+`inputs` holds `prev_action` (-1 on the first step), `prev_reward` (0 on the
+first step) and the observation keys. The two TF policies also offer
+`tf_initial_state` and `tf_step(inputs, state, key)` for graph code.
+
+Tasks:
+  `play_episodes(core, policy, ...)`        a batched TF core. With a TF
+      policy the whole episode loop runs in one `tf.function` (environment and
+      network in the graph); with a NumPy policy, one Python step per time
+      step. The environment draws the same random numbers either way (step t
+      uses `fold_in(make_key(seed), t)`), so all policies meet the same tasks.
+  `play_dm_env_episodes(envs, policy, ...)` any `dm_env.Environment`s (a
+      user's own task), stepped from Python.
+Both return the same dict of per-episode, per-step arrays; `summarise` turns
+it into means and standard errors of reward and of every task metric.
 """
 
 import itertools
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import dm_env
 import numpy as np
 import tensorflow as tf
 
 from environments import core as core_lib
 from meta_rl import export as export_lib
-from meta_rl import metrics as metrics_lib
+from meta_rl.agent import sample_action
 
 
 class SignatureMismatchError(ValueError):
   """A SavedModel's signature does not fit the task."""
 
 
-class SavedModelPolicy:
-  """The exported agent as an evaluation policy (weights frozen).
+def _key_from(rng: np.random.Generator) -> tf.Tensor:
+  return tf.constant(rng.integers(0, 2**31 - 1, size=2), tf.int32)
 
-  Actions are sampled from the returned logits with the evaluation's own
-  seeded `rng` (so evaluations are reproducible), or taken greedily.
-  """
+
+class TFPolicy:
+  """Base of policies computed by TF: subclasses define `_network(inputs,
+  state) -> (logits, next state)` and `state_names`; actions are drawn by
+  `meta_rl.agent.sample_action` (stateless, keyed) or taken greedily."""
+
+  greedy: bool = False
+  state_names: List[str] = []
+
+  def _network(self, inputs, state):
+    raise NotImplementedError
+
+  def tf_initial_state(self, batch_size) -> Dict[str, tf.Tensor]:
+    raise NotImplementedError
+
+  def tf_step(self, inputs, state, key):
+    """Graph-side step: (action int32 [B], next state) with a [2] int32 key."""
+    logits, state = self._network(inputs, state)
+    return sample_action(logits, key, self.greedy), state
+
+  def initial_state(self, batch_size: int) -> Dict[str, np.ndarray]:
+    return {k: v.numpy() for k, v in self.tf_initial_state(batch_size).items()}
+
+  def step(self, inputs, state, rng):
+    action, state = self.tf_step(inputs, state, _key_from(rng))
+    return action.numpy(), {k: v.numpy() for k, v in state.items()}
+
+
+class SavedModelPolicy(TFPolicy):
+  """The exported agent as an evaluation policy (weights frozen)."""
 
   def __init__(self, path: str, greedy: bool = False):
     self.path = export_lib.latest_version_dir(path)
@@ -46,154 +90,295 @@ class SavedModelPolicy:
     self.num_actions = int(self._step.structured_outputs['logits'].shape[-1])
     self.metadata = export_lib.read_metadata(self.path)
     self.greedy = greedy
-    self.last_outputs = None
 
-  def check_fits(self, core: core_lib.BatchedCore) -> None:
-    """Raises SignatureMismatchError unless the signature fits `core`."""
+  def check_fits(self, observation_spec: Dict[str, Any], num_actions: int,
+                 task: str) -> None:
+    """Raises SignatureMismatchError unless the signature fits a task with
+    this observation spec and number of actions."""
     expected = {'prev_action', 'prev_reward', *self.state_names}
-    for key, spec in core.observation_spec().items():
+    for key, spec in observation_spec.items():
       expected.add(key)
       if key not in self.input_specs:
         raise SignatureMismatchError(
             f'SavedModel {self.path} has no input {key!r} for task '
-            f'{core.name} (its inputs: {", ".join(sorted(self.input_specs))})')
+            f'{task} (its inputs: {", ".join(sorted(self.input_specs))})')
       got = self.input_specs[key]
       if got.dtype != tf.as_dtype(spec.dtype) or list(
           got.shape[1:]) != list(spec.shape):
         raise SignatureMismatchError(
             f'SavedModel input {key!r} is {got.dtype.name}{got.shape[1:]}, '
-            f'task {core.name} gives {np.dtype(spec.dtype).name}'
+            f'task {task} gives {np.dtype(spec.dtype).name}'
             f'{list(spec.shape)}')
     extra = set(self.input_specs) - expected
     if extra:
       raise SignatureMismatchError(
           f'SavedModel {self.path} needs inputs {sorted(extra)} that task '
-          f'{core.name} does not provide')
-    if self.num_actions != core.num_actions:
+          f'{task} does not provide')
+    if self.num_actions != num_actions:
       raise SignatureMismatchError(
           f'SavedModel {self.path} has {self.num_actions} actions, task '
-          f'{core.name} has {core.num_actions}')
+          f'{task} has {num_actions}')
 
-  def initial_state(self, batch_size: int):
-    out = self._initial_state(batch_size=tf.constant(batch_size, tf.int32))
-    return {k: v.numpy() for k, v in out.items()}
+  def check_fits_core(self, core: core_lib.BatchedCore) -> None:
+    self.check_fits(core.observation_spec(), core.num_actions, core.name)
 
-  def step(self, inputs, state, rng):
-    feed = {k: tf.convert_to_tensor(np.asarray(v), self.input_specs[k].dtype)
+  def tf_initial_state(self, batch_size):
+    return dict(self._initial_state(batch_size=tf.constant(batch_size, tf.int32)))
+
+  def _network(self, inputs, state):
+    feed = {k: tf.cast(v, self.input_specs[k].dtype)
             for k, v in dict(inputs, **state).items() if k in self.input_specs}
     out = self._step(**feed)
-    self.last_outputs = {k: v.numpy() for k, v in out.items()}
-    action = sample_action(self.last_outputs['logits'], rng, self.greedy)
-    return action, {k: self.last_outputs[k] for k in self.state_names}
+    return out['logits'], {k: out[k] for k in self.state_names}
 
 
-class AgentPolicy:
-  """An in-memory `MetaRLAgent` as an evaluation policy (e.g. during
-  training or in tests); same sampling as `SavedModelPolicy`."""
+class AgentPolicy(TFPolicy):
+  """An in-memory `MetaRLAgent` as an evaluation policy."""
 
   def __init__(self, agent, greedy: bool = False):
     self.agent = agent
     self.greedy = greedy
     self.state_names = sorted(agent.state_sizes)
     self.num_actions = agent.num_actions
-    self._step = tf.function(agent.step)
 
-  def initial_state(self, batch_size: int):
-    return {k: v.numpy() for k, v in self.agent.initial_state(batch_size).items()}
+  def tf_initial_state(self, batch_size):
+    return self.agent.initial_state(batch_size)
 
-  def step(self, inputs, state, rng):
-    out, state = self._step({k: tf.convert_to_tensor(v) for k, v in inputs.items()},
-                            {k: tf.convert_to_tensor(v) for k, v in state.items()})
-    action = sample_action(out.logits.numpy(), rng, self.greedy)
-    return action, {k: v.numpy() for k, v in state.items()}
+  def _network(self, inputs, state):
+    inputs = {k: tf.convert_to_tensor(v) for k, v in inputs.items()}
+    out, state = self.agent.step(inputs, state)
+    return out.logits, state
 
 
-def sample_action(logits: np.ndarray, rng: np.random.Generator,
-                  greedy: bool = False) -> np.ndarray:
-  """Samples int32 actions [B] from logits [B, A] (or takes the argmax)."""
-  if greedy:
-    return np.argmax(logits, axis=-1).astype(np.int32)
-  z = logits - logits.max(axis=-1, keepdims=True)
-  p = np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
-  u = rng.random((len(p), 1))
-  return (u > np.cumsum(p, axis=-1)[:, :-1]).sum(-1).astype(np.int32)
+def _episodes_dict(columns: Dict[str, np.ndarray], states, record_states):
+  """Assembles the output of `play_episodes` from time-major columns."""
+  out = {k: np.swapaxes(v, 0, 1) for k, v in columns.items()}
+  if record_states:
+    out['states'] = {k: np.swapaxes(v, 0, 1) for k, v in states.items()}
+  return out
 
 
 def play_episodes(core: core_lib.BatchedCore, policy, num_episodes: int,
-                  seed: int = 0, record_states: bool = False) -> Dict[str, Any]:
+                  seed: int = 0, record_states: bool = False,
+                  record_episodes: Optional[int] = None) -> Dict[str, Any]:
   """Plays `num_episodes` episodes of `core` (one each, batched).
 
   Returns a dict of arrays [N, T] (T = core.episode_length): `actions`,
-  `rewards`, `valid` (False after an episode ended); `info_<key>` [N, T, ...]
-  for every key of the task's ground truth before each step (e.g.
-  `info_arm_probs`); for tasks with arm means, `regret` (expected) and
-  `suboptimal`; with `record_states`, `states` maps each state name to
-  [N, T, n] (the policy state after each step).
+  `rewards` and `valid` (False after an episode ended); `info_<key>`
+  [N, T, ...] for every key of the task's ground truth before each step (e.g.
+  `info_arm_probs`); `metric_<name>` [N, T] for every task metric (e.g.
+  `metric_regret`, zero after the episode ended); with `record_states`,
+  `states` maps each state name to [R, T, n] (the policy state after each
+  step) for the first R = `record_episodes` episodes (default: all).
   """
+  n, horizon = num_episodes, core.episode_length
+  record_n = n if record_episodes is None else min(n, record_episodes)
+  if isinstance(policy, TFPolicy):
+    columns, states = _play_in_graph(core, policy, n, horizon, seed, record_n,
+                                     record_states)
+  else:
+    columns, states = _play_in_python(core, policy, n, horizon, seed, record_n,
+                                      record_states)
+  return _episodes_dict(columns, states, record_states)
+
+
+def _play_in_graph(core, policy, n, horizon, seed, record_n, record_states):
+  """The episode loop of a TF policy in one tf.function; time-major output."""
+
+  @tf.function
+  def play():
+    root = core_lib.make_key(seed)
+    act_root = core_lib.fold_in(root, -2)
+    env_state, obs = core.reset(core_lib.fold_in(root, -1), n)
+    state = policy.tf_initial_state(n)
+    prev_action = -tf.ones([n], tf.int32)
+    prev_reward = tf.zeros([n], tf.float32)
+    alive = tf.ones([n], tf.bool)
+    # Shapes of what a step produces, for the TensorArrays.
+    _, probe = core.step(root, env_state, prev_action + 1)
+    columns = {'actions': tf.TensorArray(tf.int32, size=horizon),
+               'rewards': tf.TensorArray(tf.float32, size=horizon),
+               'valid': tf.TensorArray(tf.bool, size=horizon)}
+    columns.update({f'info_{k}': tf.TensorArray(v.dtype, size=horizon)
+                    for k, v in core.task_info(env_state).items()})
+    columns.update({f'metric_{k}': tf.TensorArray(tf.float32, size=horizon)
+                    for k in probe.metrics})
+    states = ({k: tf.TensorArray(tf.float32, size=horizon) for k in state}
+              if record_states else {})
+    for t in tf.range(horizon):
+      inputs = dict(obs, prev_action=prev_action, prev_reward=prev_reward)
+      action, state = policy.tf_step(inputs, state,
+                                     core_lib.fold_in(act_root, t))
+      info = core.task_info(env_state)
+      env_state, step = core.step(core_lib.fold_in(root, t), env_state, action)
+      mask = tf.cast(alive, tf.float32)
+      values = {'actions': action, 'rewards': step.reward * mask,
+                'valid': alive}
+      values.update({f'info_{k}': v for k, v in info.items()})
+      values.update({f'metric_{k}': tf.cast(v, tf.float32) * mask
+                     for k, v in step.metrics.items()})
+      columns = {k: ta.write(t, values[k]) for k, ta in columns.items()}
+      states = {k: ta.write(t, state[k][:record_n]) for k, ta in states.items()}
+      alive = tf.logical_and(alive, tf.logical_not(step.last))
+      obs, prev_action, prev_reward = step.observation, action, step.reward
+    return ({k: ta.stack() for k, ta in columns.items()},
+            {k: ta.stack() for k, ta in states.items()})
+
+  columns, states = play()
+  return ({k: v.numpy() for k, v in columns.items()},
+          {k: v.numpy() for k, v in states.items()})
+
+
+def _play_in_python(core, policy, n, horizon, seed, record_n, record_states):
+  """The episode loop of a NumPy policy, one eager core step per time step."""
   rng = np.random.default_rng(seed)
   root = core_lib.make_key(seed)
-  n, horizon = num_episodes, core.episode_length
   env_state, obs = core.reset(core_lib.fold_in(root, -1), n)
   state = policy.initial_state(n)
   inputs = {k: v.numpy() for k, v in obs.items()}
   inputs['prev_action'] = -np.ones(n, np.int32)
   inputs['prev_reward'] = np.zeros(n, np.float32)
   alive = np.ones(n, bool)
-  out = {'actions': np.zeros((n, horizon), np.int32),
-         'rewards': np.zeros((n, horizon), np.float32),
-         'valid': np.zeros((n, horizon), bool)}
-  states = {}
+  rows, states = [], []
   for t in range(horizon):
     action, state = policy.step(inputs, state, rng)
     info = core.task_info(env_state)
-    for k, v in info.items():
-      v = v.numpy()
-      out.setdefault(f'info_{k}', np.zeros((n, horizon, *v.shape[1:]), v.dtype))[:, t] = v
-    regret = metrics_lib.expected_regret(info, action)
-    if regret is not None:
-      out.setdefault('regret', np.zeros((n, horizon), np.float32))[:, t] = (
-          regret.numpy() * alive)
-      out.setdefault('suboptimal', np.zeros((n, horizon), np.float32))[:, t] = (
-          metrics_lib.is_suboptimal(info, action).numpy() * alive)
-    env_state, step = core.step(core_lib.fold_in(root, t), env_state,
-                                tf.constant(action))
-    out['actions'][:, t] = action
-    out['rewards'][:, t] = step.reward.numpy() * alive
-    out['valid'][:, t] = alive
+    env_state, step = core.step(core_lib.fold_in(root, t),
+                                env_state, tf.constant(action, tf.int32))
+    mask = alive.astype(np.float32)
+    row = {'actions': np.asarray(action, np.int32),
+           'rewards': step.reward.numpy() * mask, 'valid': alive.copy()}
+    row.update({f'info_{k}': v.numpy() for k, v in info.items()})
+    row.update({f'metric_{k}': v.numpy() * mask
+                for k, v in step.metrics.items()})
+    rows.append(row)
     if record_states:
-      for k, v in state.items():
-        states.setdefault(k, np.zeros((n, horizon, v.shape[-1]), np.float32))[:, t] = v
+      states.append({k: np.asarray(v)[:record_n] for k, v in state.items()})
     alive &= ~step.last.numpy()
     inputs = {k: v.numpy() for k, v in step.observation.items()}
-    inputs['prev_action'] = action
+    inputs['prev_action'] = np.asarray(action, np.int32)
     inputs['prev_reward'] = step.reward.numpy()
-    if not alive.any():
-      break
+  columns = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+  states = ({k: np.stack([s[k] for s in states]) for k in states[0]}
+            if states and states[0] else {})
+  return columns, states
+
+
+def play_dm_env_episodes(envs: Sequence[dm_env.Environment], policy,
+                         num_episodes: int, seed: int = 0,
+                         record_states: bool = False,
+                         record_episodes: Optional[int] = None,
+                         max_steps: int = 100_000) -> Dict[str, Any]:
+  """Plays `num_episodes` episodes on Python `dm_env.Environment`s.
+
+  The B = len(envs) environments play in lockstep, one episode each per
+  round, until `num_episodes` episodes are done; observations must be dicts
+  with the keys the policy needs. Per-step ground truth comes from an
+  environment's `task_info()` and metrics from its `step_metrics()`, where it
+  has these methods (this project's dm_env faces do). Returns the arrays of
+  `play_episodes`, with T the longest episode (at most `max_steps`).
+  """
+  rng = np.random.default_rng(seed)
+  b = len(envs)
+  episodes, states_out = [], []
+  record_n = num_episodes if record_episodes is None else record_episodes
+  while len(episodes) < num_episodes:
+    m = min(b, num_episodes - len(episodes))
+    active = list(envs[:m])
+    timesteps = [env.reset() for env in active]
+    state = policy.initial_state(m)
+    prev_action = -np.ones(m, np.int32)
+    prev_reward = np.zeros(m, np.float32)
+    alive = np.ones(m, bool)
+    rows, states = [], []
+    for _ in range(max_steps):
+      inputs = {k: np.stack([np.asarray(ts.observation[k]) for ts in timesteps])
+                for k in timesteps[0].observation}
+      inputs.update(prev_action=prev_action, prev_reward=prev_reward)
+      action, state = policy.step(inputs, state, rng)
+      action = np.asarray(action, np.int32)
+      row = {'actions': action, 'rewards': np.zeros(m, np.float32),
+             'valid': alive.copy()}
+      infos, metrics = [], []
+      for i, env in enumerate(active):
+        info = getattr(env, 'task_info', None)
+        infos.append(info() if info else {})
+        if alive[i]:
+          timesteps[i] = env.step(int(action[i]))
+        get = getattr(env, 'step_metrics', None)
+        metrics.append(get() if get and alive[i] else {})
+        row['rewards'][i] = timesteps[i].reward if alive[i] else 0.0
+      for k in (infos[0] or {}):
+        row[f'info_{k}'] = np.stack([np.asarray(x[k]) for x in infos])
+      for k in next((x for x in metrics if x), {}):
+        row[f'metric_{k}'] = np.array([x.get(k, 0.0) for x in metrics],
+                                      np.float32)
+      rows.append(row)
+      if record_states:
+        states.append(dict(state))
+      prev_action, prev_reward = action, row['rewards'].copy()
+      alive &= np.array([not ts.last() for ts in timesteps])
+      if not alive.any():
+        break
+    columns = {k: np.stack([r.get(k, np.zeros_like(rows[-1][k])) for r in rows])
+               for k in rows[-1]}
+    episodes.append(_episodes_dict(columns, {}, False))
+    if record_states:
+      states_out.append({k: np.swapaxes(np.stack([s[k] for s in states]), 0, 1)
+                         for k in state})
+  horizon = max(e['actions'].shape[1] for e in episodes)
+
+  def pad(x):
+    width = [(0, 0), (0, horizon - x.shape[1])] + [(0, 0)] * (x.ndim - 2)
+    return np.pad(x, width)
+
+  out = {k: np.concatenate([pad(e[k]) for e in episodes])[:num_episodes]
+         for k in episodes[0]}
   if record_states:
-    out['states'] = states
+    out['states'] = {k: np.concatenate([pad(s[k]) for s in states_out])[:record_n]
+                     for k in states_out[0]}
   return out
 
 
-def summarise(episodes: Dict[str, Any]) -> Dict[str, Any]:
-  """Per-trial means and standard errors of an evaluation."""
+def metric_names(episodes: Dict[str, Any]) -> List[str]:
+  return sorted(k[len('metric_'):] for k in episodes if k.startswith('metric_'))
+
+
+def summarise(episodes: Dict[str, Any],
+              derived: Optional[Callable[[Dict[str, float]], Dict[str, float]]] = None
+              ) -> Dict[str, Any]:
+  """Means and standard errors of an evaluation.
+
+  Reward: `episode_reward_mean/se`, `cumulative_reward_mean/se` per step.
+  Every task metric m (e.g. regret): `final_<m>_mean/se` (its episode sum),
+  `cumulative_<m>_mean/se` and `<m>_per_step` (mean over episodes per step).
+  `derived` (a core's `derived_metrics`) adds the task's own scalars from the
+  sums over all episodes.
+  """
   n = episodes['actions'].shape[0]
-  cum_reward = np.cumsum(episodes['rewards'], axis=1)
+
+  def curve(x):  # [N, T] -> cumulative mean and SE per step
+    cum = np.cumsum(x, axis=1)
+    return cum.mean(0), cum.std(axis=0, ddof=1) / np.sqrt(n)
+
+  reward_mean, reward_se = curve(episodes['rewards'])
   summary = {'num_episodes': int(n),
-             'cumulative_reward_mean': cum_reward.mean(0).tolist(),
-             'cumulative_reward_se': (cum_reward.std(axis=0, ddof=1) /
-                                      np.sqrt(n)).tolist(),
-             'episode_reward_mean': float(episodes['rewards'].sum(1).mean()),
-             'episode_reward_se': float(episodes['rewards'].sum(1).std(ddof=1) / np.sqrt(n))}
-  if 'regret' in episodes:
-    cum = np.cumsum(episodes['regret'], axis=1)  # [N, T]
-    se = cum.std(axis=0, ddof=1) / np.sqrt(n)
-    summary.update(
-        cumulative_regret_mean=cum.mean(0).tolist(),
-        cumulative_regret_se=se.tolist(),
-        final_regret_mean=float(cum[:, -1].mean()),
-        final_regret_se=float(se[-1]),
-        suboptimal_pulls_per_trial=episodes['suboptimal'].mean(0).tolist(),
-        suboptimal_pulls_total_mean=float(episodes['suboptimal'].sum(1).mean()))
+             'cumulative_reward_mean': reward_mean.tolist(),
+             'cumulative_reward_se': reward_se.tolist(),
+             'episode_reward_mean': float(reward_mean[-1]),
+             'episode_reward_se': float(reward_se[-1])}
+  totals = {'episodes': float(n), 'return': float(episodes['rewards'].sum())}
+  for m in metric_names(episodes):
+    values = episodes[f'metric_{m}']
+    mean, se = curve(values)
+    summary.update({f'cumulative_{m}_mean': mean.tolist(),
+                    f'cumulative_{m}_se': se.tolist(),
+                    f'final_{m}_mean': float(mean[-1]),
+                    f'final_{m}_se': float(se[-1]),
+                    f'{m}_per_step': values.mean(0).tolist()})
+    totals[m] = float(values.sum())
+  if derived is not None:
+    summary.update(derived(totals))
   return summary
 
 
@@ -206,11 +391,11 @@ def write_json(path: str, data: Dict[str, Any]) -> None:
 def plot_regret(path: str, results: Dict[str, Dict[str, Any]], title: str,
                 suboptimal: Optional[np.ndarray] = None) -> None:
   """Cumulative expected regret per trial (mean +- SE) of each policy (or
-  cumulative reward, for tasks without arm means), and,
-  given `suboptimal` [N, T] of the agent, its suboptimal pulls (Fig 2a-b)."""
-  import matplotlib
+  cumulative reward, for tasks without regret), and, given `suboptimal`
+  [N, T] of the agent, its suboptimal pulls (Fig 2a-b)."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   ncols = 2 if suboptimal is not None else 1
   fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4.2), squeeze=False)
   ax = axes[0, 0]

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from environments import core as core_lib
-from meta_rl.agent import MetaRLAgent
+from meta_rl.agent import MetaRLAgent, sample_action
 
 METADATA_FILE = 'meta_rl.json'
 FORMAT_VERSION = 1
@@ -87,7 +87,7 @@ def export_agent(agent: MetaRLAgent, observation_spec, base_dir: str,
     state = {k: inputs[k] for k in state_names}
     out, next_state = agent.step(inputs, state)
     # Unseeded on purpose: fresh samples per call and per process.
-    action = tf.cast(tf.random.categorical(out.logits, 1)[:, 0], tf.int32)
+    action = sample_action(out.logits)
     return dict(next_state, action=action, logits=out.logits, value=out.value)
 
   def initial_state(batch_size):

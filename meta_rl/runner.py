@@ -1,8 +1,9 @@
 """The Python shell around a trainer: run directory, checkpoints, TensorBoard,
-progress lines, export.
+progress lines.
 
 Run directory layout:
-    RUN_DIR/config.json         the configuration (launcher flags) of the run
+    RUN_DIR/config.json         the configuration of the run (task, agent, A2C
+                                and training configs as JSON)
     RUN_DIR/checkpoints/        tf.train.CheckpointManager checkpoints
     RUN_DIR/tb/                 TensorBoard event files
     RUN_DIR/saved_model/<v>/    exported SavedModels (TF Serving base path)
@@ -19,6 +20,7 @@ from typing import Any, Callable, Dict, Optional
 
 import tensorflow as tf
 
+from meta_rl import metrics as metrics_lib
 from meta_rl.training import NonFiniteLossError
 
 CONFIG_FILE = 'config.json'
@@ -28,15 +30,25 @@ class RunDirError(ValueError):
   """The run directory cannot be used as asked (exists, missing, mismatch)."""
 
 
-def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
-                    ignore_on_resume=('resume', 'run_dir')) -> bool:
+def _flatten(config, prefix=''):
+  out = {}
+  for k, v in config.items():
+    if isinstance(v, dict) and v:
+      out.update(_flatten(v, f'{prefix}{k}.'))
+    else:
+      out[f'{prefix}{k}'] = v
+  return out
+
+
+def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool) -> bool:
   """Creates `run_dir` for a new run, or checks it for `resume`.
 
-  A new run refuses an existing non-empty directory. A resumed run needs the
-  run's config.json and the same configuration (apart from `ignore_on_resume`
-  keys; `total_steps` must match too, since it sets the learning-rate and
-  entropy schedules). Returns True if there is a checkpoint to restore (a run
-  killed before its first checkpoint resumes from scratch).
+  A new run refuses an existing non-empty directory and writes `config`
+  (JSON-serialisable, may be nested) to config.json. A resumed run needs the
+  run's config.json and the same configuration, every entry included
+  (`total_steps` too: it sets the learning-rate and entropy schedules).
+  Returns True if there is a checkpoint to restore (a run killed before its
+  first checkpoint resumes from scratch).
   """
   path = os.path.join(run_dir, CONFIG_FILE)
   if not resume:
@@ -51,12 +63,13 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
     raise RunDirError(f'cannot resume: no {CONFIG_FILE} in {run_dir}')
   with open(path) as f:
     saved = json.load(f)
-  current = json.loads(json.dumps(config, default=str))
+  saved = _flatten(saved)
+  current = _flatten(json.loads(json.dumps(config, default=str)))
   diff = sorted(k for k in set(saved) | set(current)
-                if k not in ignore_on_resume and saved.get(k) != current.get(k))
+                if saved.get(k) != current.get(k))
   if diff:
     k = diff[0]
-    raise RunDirError(f'cannot resume {run_dir}: --{k} was {saved.get(k)!r}, '
+    raise RunDirError(f'cannot resume {run_dir}: {k} was {saved.get(k)!r}, '
                       f'now {current.get(k)!r} ({len(diff)} setting(s) differ)')
   return tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')) is not None
 
@@ -80,7 +93,8 @@ def _fmt_count(n: float) -> str:
 @dataclasses.dataclass
 class RunResult:
   num_updates: int
-  env_steps: int
+  env_steps: int  # agent steps (decisions)
+  frames: int  # primitive environment frames (more under action repeat)
   seconds: float
   last_log: Dict[str, float]
   stopped_by: Optional[int]  # signal number (SIGINT/SIGTERM) if stopped early
@@ -90,23 +104,27 @@ class RunResult:
     return self.stopped_by is not None
 
 
-def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
+def run(trainer, run_dir: str, *, resume: bool = False,
         checkpoint_every: int = 100, log_every_secs: float = 5.0,
         name: str = 'train', log: Callable[[str], None] = None,
-        on_log: Optional[Callable[[int, Dict[str, float]], None]] = None
-        ) -> RunResult:
-  """Trains until `total_updates` updates, checkpointing and logging.
+        on_log: Optional[Callable[[int, Dict[str, float]], None]] = None,
+        handle_signals: bool = True) -> RunResult:
+  """Trains until the trainer's `total_updates`, checkpointing and logging.
 
-  Checkpoints every `checkpoint_every` updates and at exit (also on SIGTERM or
-  Ctrl-C, which end the run early: see `RunResult.stopped_by`); a non-finite
-  loss raises `NonFiniteLossError` without writing a checkpoint, so the latest
-  one on disk stays the last good one. With `resume`, restores the latest
-  checkpoint if there is one (else starts from scratch).
+  Checkpoints every `checkpoint_every` updates and at exit (also on Ctrl-C
+  and, with `handle_signals`, SIGTERM, which end the run early: see
+  `RunResult.stopped_by`); a non-finite loss raises `NonFiniteLossError`
+  without writing a checkpoint, so the latest one on disk stays the last good
+  one. With `resume`, restores the latest checkpoint if there is one (else
+  starts from scratch). Every `log_every_secs` it writes every scalar the
+  trainer returns (window means; per-episode means of episode sums; the
+  task's derived metrics; rates) to TensorBoard and a progress line to `log`.
+  `handle_signals=False` leaves signal handlers alone (needed off the main
+  thread, e.g. in a Ray Tune worker).
   """
   log = log or (lambda s: print(s, file=sys.stderr, flush=True))
   manager = tf.train.CheckpointManager(
-      trainer.checkpoint, os.path.join(run_dir, 'checkpoints'), max_to_keep=3,
-      step_counter=trainer._num_updates, checkpoint_interval=checkpoint_every)
+      trainer.checkpoint, os.path.join(run_dir, 'checkpoints'), max_to_keep=3)
   if resume and manager.latest_checkpoint:
     trainer.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
     log(f'[{name}] resumed from {manager.latest_checkpoint} at update '
@@ -114,7 +132,7 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
   elif resume:
     log(f'[{name}] no checkpoint in {manager.directory}: starting from scratch')
   writer = tf.summary.create_file_writer(os.path.join(run_dir, 'tb'))
-  steps_per_update = trainer.env_steps_per_update
+  total_updates = trainer.total_updates
 
   stop = {'signal': None}
 
@@ -122,9 +140,10 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
     del frame
     stop['signal'] = signum
 
-  old = signal.signal(signal.SIGTERM, _handler)
+  old = signal.signal(signal.SIGTERM, _handler) if handle_signals else None
   t_start = time.time()
-  window, t_window, u_window = {}, time.time(), trainer.num_updates
+  window, t_window = {}, time.time()
+  u_window, f_window = trainer.num_updates, trainer.frames
   last_log: Dict[str, float] = {}
   stopped_by = None
   try:
@@ -137,30 +156,23 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
       for k, v in m.items():
         window[k] = window.get(k, 0.0) + v
       u = trainer.num_updates
-      manager.save(checkpoint_number=u, check_interval=True)
+      if u % checkpoint_every == 0:
+        manager.save(checkpoint_number=u)
       now = time.time()
       if now - t_window >= log_every_secs or u >= total_updates:
-        n = u - u_window
-        last_log = _summarise(window, n, steps_per_update * n / (now - t_window))
-        with writer.as_default(step=u * steps_per_update):
+        n, elapsed = u - u_window, max(now - t_window, 1e-9)
+        last_log = metrics_lib.summarise(window, n, trainer.derived_metrics)
+        rate = trainer.env_steps_per_update * n / elapsed
+        last_log['env_steps_per_sec'] = rate
+        last_log['frames_per_sec'] = (trainer.frames - f_window) / elapsed
+        with writer.as_default(step=trainer.env_steps):
           for k, v in last_log.items():
             tf.summary.scalar(k, v)
         writer.flush()
-        rate = last_log['env_steps_per_sec']
-        eta = (total_updates - u) * steps_per_update / max(rate, 1e-9)
-        line = (f'[{name}] update {u}/{total_updates}  env steps '
-                f'{_fmt_count(u * steps_per_update)}  '
-                f'{_fmt_count(rate)} steps/s')
-        if 'episode_reward' in last_log:
-          line += f'  episode reward {last_log["episode_reward"]:.2f}'
-        if 'episode_regret' in last_log:
-          line += f'  regret {last_log["episode_regret"]:.2f}'
-        line += (f'  entropy {last_log["entropy"]:.3f}  elapsed '
-                 f'{_fmt_time(now - t_start)}  ETA {_fmt_time(eta)}')
-        log(line)
+        log(_progress_line(name, trainer, last_log, now - t_start))
         if on_log:
           on_log(u, last_log)
-        window, t_window, u_window = {}, now, u
+        window, t_window, u_window, f_window = {}, now, u, trainer.frames
   except KeyboardInterrupt:
     log(f'[{name}] interrupted: checkpointing and stopping')
     stopped_by = signal.SIGINT
@@ -168,27 +180,35 @@ def run(trainer, run_dir: str, total_updates: int, *, resume: bool = False,
     log(f'[{name}] stopping; last good checkpoint: {manager.latest_checkpoint}')
     raise
   finally:
-    signal.signal(signal.SIGTERM, old)
+    if handle_signals:
+      signal.signal(signal.SIGTERM, old)
     writer.close()
   if trainer.num_updates > 0 and manager.latest_checkpoint != os.path.join(
       manager.directory, f'ckpt-{trainer.num_updates}'):
-    manager.save(checkpoint_number=trainer.num_updates, check_interval=False)
-  seconds = time.time() - t_start
-  return RunResult(trainer.num_updates, trainer.num_updates * steps_per_update,
-                   seconds, last_log, stopped_by)
+    manager.save(checkpoint_number=trainer.num_updates)
+  return RunResult(trainer.num_updates, trainer.env_steps, trainer.frames,
+                   time.time() - t_start, last_log, stopped_by)
 
 
-def _summarise(window: Dict[str, float], num_updates: int,
-               rate: float) -> Dict[str, float]:
-  n = max(num_updates, 1)
-  out = {k: window[k] / n for k in ('loss', 'policy_loss', 'value_loss',
-                                     'entropy', 'grad_norm', 'beta_e',
-                                     'learning_rate', 'mean_reward')
-         if k in window}
-  out['env_steps_per_sec'] = rate
-  episodes = window.get('episodes', 0.0)
-  if episodes > 0:
-    out['episode_reward'] = window['episode_return_sum'] / episodes
-    if 'episode_regret_sum' in window:
-      out['episode_regret'] = window['episode_regret_sum'] / episodes
-  return out
+def _progress_line(name, trainer, scalars, elapsed):
+  """`[name] update u/U  steps S (frames F)  rate  reward  <task metrics>
+  entropy  elapsed  ETA`."""
+  u, total = trainer.num_updates, trainer.total_updates
+  rate = scalars['env_steps_per_sec']
+  eta = (total - u) * trainer.env_steps_per_update / max(rate, 1e-9)
+  line = (f'[{name}] update {u}/{total}  env steps '
+          f'{_fmt_count(trainer.env_steps)}')
+  if trainer.frames != trainer.env_steps:
+    line += f' ({_fmt_count(trainer.frames)} frames)'
+  line += f'  {_fmt_count(rate)} steps/s'
+  if trainer.frames != trainer.env_steps:
+    line += f' ({_fmt_count(scalars["frames_per_sec"])} frames/s)'
+  if 'episode_return' in scalars:
+    line += f'  episode reward {scalars["episode_return"]:.2f}'
+  for key in trainer.progress_metrics:
+    if key in scalars:
+      label = key[len('episode_'):] if key.startswith('episode_') else key
+      line += f'  {label.replace("_", " ")} {scalars[key]:.3f}'
+  line += (f'  entropy {scalars["entropy"]:.3f}  elapsed '
+           f'{_fmt_time(elapsed)}  ETA {_fmt_time(eta)}')
+  return line

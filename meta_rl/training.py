@@ -2,21 +2,27 @@
 
 `InGraphTrainer` runs B copies of a batched TF core (the synchronous
 equivalent of the paper's threads). One `tf.function` plays an unroll of K
-steps of environment and agent, computes the A2C loss and applies the gradient.
-Environment state, agent (LSTM) state, the previous action/reward and episode
-statistics live in `tf.Variable`s, carry across unrolls (truncated BPTT) and are
-checkpointed, so a resumed run continues exactly where it stopped.
+steps of environment and agent (acting: `agent.step`, no gradient tape), then
+learns from it as seed_rl's learner does: `agent.unroll` recomputes the
+network over the K steps plus the one after them (for the bootstrap value)
+with the encoder applied once to all (K+1)*B observations, and the A2C
+gradient is applied. Environment state, agent state, the previous
+action/reward and running episode sums live in `tf.Variable`s, carry across
+unrolls (truncated BPTT) and are checkpointed, so a resumed run continues
+exactly where it stopped.
 
 `PythonEnvTrainer` trains the same agent on a list of B user-supplied
-`dm_env.Environment`s, stepping them from Python and updating with one
+`dm_env.Environment`s, stepping them from Python and learning with the same
 `tf.function` over the recorded unroll.
 
-Both expose `train_step() -> dict of floats`, `checkpoint`, `num_updates`,
-`env_steps_per_update`; `meta_rl.runner.run` drives either.
+Both expose `train_step() -> dict of floats` (see `meta_rl.metrics` for the
+`sum/` keys), `checkpoint`, `num_updates`, `total_updates`, `env_steps`,
+`frames`, `progress_metrics` and `derived_metrics`; `meta_rl.runner.run`
+drives either.
 """
 
 import dataclasses
-from typing import Dict, List, Optional
+from typing import Dict, List, Mapping, Optional
 
 import dm_env
 import keras
@@ -27,7 +33,7 @@ import tree
 from environments import core as core_lib
 from meta_rl import losses
 from meta_rl import metrics as metrics_lib
-from meta_rl.agent import MetaRLAgent
+from meta_rl.agent import MetaRLAgent, sample_action
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +48,7 @@ class A2CConfig:
       training (Exps 3-4 anneal 1 -> 0); None keeps it constant.
     learning_rate: initial learning rate.
     learning_rate_final: if set, decayed linearly to this value over training.
-    optimizer: 'adam' or 'rmsprop'.
+    optimizer: 'adam' or 'rmsprop' (see `OPTIMIZERS`).
     rmsprop_rho, rmsprop_epsilon: RMSProp decay and epsilon (A3C: 0.99, 0.1).
     adam_epsilon: Adam epsilon.
     max_grad_norm: global-norm gradient clipping (0 disables).
@@ -66,8 +72,9 @@ class TrainConfig:
 
   Attributes:
     batch_size: number of environments B stepped in lockstep.
-    unroll_length: steps K per update (truncated BPTT length).
-    total_steps: environment steps to train for (B * K per update).
+    unroll_length: agent steps K per update (truncated BPTT length).
+    total_steps: agent steps (decisions) to train for, B * K per update; it
+      sets the length of the learning-rate and entropy schedules.
     seed: seed of environment, action sampling and initialisation streams.
     jit_compile: compile the update with XLA.
   """
@@ -86,6 +93,9 @@ class NonFiniteLossError(RuntimeError):
   """The loss or gradient became NaN/inf; the update was not applied."""
 
 
+OPTIMIZERS = ('adam', 'rmsprop')
+
+
 def make_optimizer(config: A2CConfig, total_updates: int):
   lr = config.learning_rate
   if config.learning_rate_final is not None:
@@ -97,23 +107,34 @@ def make_optimizer(config: A2CConfig, total_updates: int):
   if config.optimizer == 'rmsprop':
     return keras.optimizers.RMSprop(lr, rho=config.rmsprop_rho,
                                     epsilon=config.rmsprop_epsilon)
-  raise ValueError(f'unknown optimizer {config.optimizer!r}; '
-                   'choose adam or rmsprop')
+  raise ValueError(f'unknown optimizer {config.optimizer!r}; choose one of '
+                   f'{", ".join(OPTIMIZERS)}')
+
+
+def _sums(prefix_free: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  return {metrics_lib.SUM_PREFIX + k: v for k, v in prefix_free.items()}
 
 
 class _A2CLearner:
-  """What both drivers share: optimizer, schedules, loss and update."""
+  """What both drivers share: optimizer, schedules, counters, learning step."""
 
   def __init__(self, agent: MetaRLAgent, a2c: A2CConfig, train: TrainConfig):
     self.agent = agent
     self.a2c = a2c
     self.config = train
-    self.total_updates = train.total_updates
     self.optimizer = make_optimizer(a2c, self.total_updates)
     self.optimizer.build(agent.trainable_variables)
     self._num_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
                                     name='num_updates')
+    # Primitive environment frames (more than agent steps under ActionRepeat).
+    self._frames = tf.Variable(0, dtype=tf.int64, trainable=False,
+                               name='frames')
     self._root_key = core_lib.make_key(train.seed)
+
+  @property
+  def total_updates(self) -> int:
+    """Updates the run trains for; also the length of the schedules."""
+    return self.config.total_updates
 
   @property
   def num_updates(self) -> int:
@@ -123,6 +144,16 @@ class _A2CLearner:
   def env_steps_per_update(self) -> int:
     return self.config.batch_size * self.config.unroll_length
 
+  @property
+  def env_steps(self) -> int:
+    """Agent steps (decisions) taken so far."""
+    return self.num_updates * self.env_steps_per_update
+
+  @property
+  def frames(self) -> int:
+    """Primitive environment frames taken so far."""
+    return int(self._frames.numpy())
+
   def _beta_e(self):
     if self.a2c.beta_e_final is None:
       return tf.constant(self.a2c.beta_e, tf.float32)
@@ -130,16 +161,42 @@ class _A2CLearner:
         tf.cast(self._num_updates, tf.float32) / float(self.total_updates), 1.0)
     return self.a2c.beta_e + frac * (self.a2c.beta_e_final - self.a2c.beta_e)
 
-  def _loss_and_update(self, tape, logits, values, actions, rewards, discounts,
-                       bootstrap_value):
-    """Computes the loss (taped) and applies clipped gradients if finite."""
-    beta_e = self._beta_e()
-    with tape:
-      loss, extra = losses.a2c_loss(logits, values, actions, rewards,
-                                    discounts, bootstrap_value, self.a2c.gamma,
-                                    self.a2c.beta_v, beta_e)
+  def _learn(self, inputs, first, initial_state, actions, rewards, discounts):
+    """Learns from a recorded unroll by recomputing the network over it
+    (`agent.unroll`: the encoder once on all (K+1)*B observations).
+
+    Args:
+      inputs: agent inputs [K+1, B, ...]: the K steps acted on and the step
+        after them (whose value is the bootstrap).
+      first: bool [K+1, B], True where an episode starts.
+      initial_state: agent state before step 0, dict of [B, n].
+      actions: int32 [K, B]; rewards: float32 [K, B]; discounts: float32
+        [K, B], 0 where an episode ended.
+    Returns:
+      See `_apply`.
+    """
     variables = self.agent.trainable_variables
-    grads = tape.gradient(loss, variables)
+    with tf.GradientTape() as tape:
+      out, _ = self.agent.unroll(inputs, first, initial_state)
+      loss, extra = self._loss(out.logits[:-1], out.value[:-1], actions,
+                               rewards, discounts, out.value[-1])
+    return self._apply(loss, extra, tape.gradient(loss, variables), variables,
+                       rewards)
+
+  def _loss(self, logits, values, actions, rewards, discounts, bootstrap_value):
+    """The A2C loss with this update's entropy coefficient."""
+    return losses.a2c_loss(logits, values, actions, rewards, discounts,
+                           tf.stop_gradient(bootstrap_value), self.a2c.gamma,
+                           self.a2c.beta_v, self._beta_e())
+
+  def _apply(self, loss, extra, grads, variables, rewards):
+    """Applies clipped gradients if loss and gradient are finite.
+
+    Returns:
+      dict of scalar tensors: loss and its parts, grad_norm, schedules, mean
+      reward, and `finite` (0.0 if the update was skipped).
+    """
+    beta_e = self._beta_e()  # read before the update counts itself
     if self.a2c.max_grad_norm > 0:
       grads, grad_norm = tf.clip_by_global_norm(grads, self.a2c.max_grad_norm)
     else:
@@ -154,7 +211,6 @@ class _A2CLearner:
     # A non-finite update is not applied at all (no optimizer step, no moment
     # update); the Python shell then stops the run without checkpointing.
     tf.cond(finite, apply, lambda: tf.constant(False))
-    lr = self.optimizer.learning_rate
     return {
         'loss': loss,
         'policy_loss': extra.policy_loss,
@@ -162,13 +218,16 @@ class _A2CLearner:
         'entropy': extra.entropy,
         'grad_norm': grad_norm,
         'beta_e': beta_e,
-        'learning_rate': tf.convert_to_tensor(lr, tf.float32),
+        'learning_rate': tf.convert_to_tensor(self.optimizer.learning_rate,
+                                              tf.float32),
+        'mean_reward': tf.reduce_mean(rewards),
         'finite': tf.cast(finite, tf.float32),
     }
 
   def train_step(self) -> Dict[str, float]:
+    """One update; raises NonFiniteLossError (update not applied) on NaN/inf."""
     metrics = {k: float(v) for k, v in self._train_step().items()}
-    if metrics['finite'] != 1.0:
+    if metrics.pop('finite') != 1.0:
       raise NonFiniteLossError(
           f'non-finite loss {metrics["loss"]} or gradient norm '
           f'{metrics["grad_norm"]} at update {self.num_updates}; update skipped')
@@ -197,8 +256,16 @@ class InGraphTrainer(_A2CLearner):
                a2c: A2CConfig = A2CConfig(), train: TrainConfig = TrainConfig()):
     super().__init__(agent, a2c, train)
     self.core = core
+    self.progress_metrics = core.progress_metrics
+    self.derived_metrics = core.derived_metrics
     b = train.batch_size
     env_state, obs = core.reset(core_lib.fold_in(self._root_key, -1), b)
+    # The task's metric names, from one throw-away step.
+    _, probe = core.step(core_lib.fold_in(self._root_key, -2), env_state,
+                         tf.zeros([b], tf.int32))
+    self._metric_names = sorted(probe.metrics)
+    self._feature_size = int(agent.encode(obs).shape[-1])
+    running, _ = metrics_lib.zero_episode_sums(self._metric_names, b)
     # Everything an unroll carries over to the next one, as variables.
     self._carry = {
         'env_state': _variables_like(env_state, 'env_state'),
@@ -207,62 +274,84 @@ class InGraphTrainer(_A2CLearner):
         'prev_action': tf.Variable(-tf.ones([b], tf.int32), trainable=False),
         'prev_reward': tf.Variable(tf.zeros([b]), trainable=False),
         'first': tf.Variable(tf.ones([b], tf.bool), trainable=False),
-        'episode_return': tf.Variable(tf.zeros([b]), trainable=False),
-        'episode_regret': tf.Variable(tf.zeros([b]), trainable=False),
+        'episode_sums': _variables_like(running, 'episode_sums'),
     }
     self.checkpoint = tf.train.Checkpoint(
         agent=agent, optimizer=self.optimizer, num_updates=self._num_updates,
-        carry=tf.Module())
+        frames=self._frames, carry=tf.Module())
     for k, v in self._carry.items():
       setattr(self.checkpoint.carry, k, v)
     self._train_step = tf.function(self._unroll_and_update,
                                    jit_compile=train.jit_compile)
 
   def _unroll_and_update(self):
+    """Acts K steps and learns from them in one taped pass.
+
+    Core and heads are taped step by step while acting (one forward pass, as
+    the paper's A3C). The encoder is not: inside the loop its features enter
+    the core through `stop_gradient(features) + z_t`, where z [K, B, F] is a
+    watched zero tensor, so the loss gradient with respect to z is the
+    gradient at the features of every step; after the loop the encoder runs
+    once on all K*B observations and receives that gradient
+    (`output_gradients`). A conv encoder is thus differentiated on one batch
+    of K*B frames instead of K batches of B inside the loop. Tasks whose
+    encoder has no weights (bandits, two-step) skip this.
+    """
     c = self._carry
-    k = self.config.unroll_length
+    k, b = self.config.unroll_length, self.config.batch_size
     key = core_lib.fold_in(self._root_key, self._num_updates)
     env_key, act_key = core_lib.split_key(key)
     env_state = _read(c['env_state'])
     obs = _read(c['observation'])
     agent_state = _read(c['agent_state'])
-    prev_action, prev_reward = c['prev_action'].read_value(), c['prev_reward'].read_value()
+    prev_action = c['prev_action'].read_value()
+    prev_reward = c['prev_reward'].read_value()
     first = c['first'].read_value()
-    ep_return, ep_regret = c['episode_return'].read_value(), c['episode_regret'].read_value()
-    has_regret = metrics_lib.arm_means(self.core.task_info(env_state)) is not None
+    running = _read(c['episode_sums'])
+    _, totals = metrics_lib.zero_episode_sums(self._metric_names, 0)
+    frames = tf.constant(0.0)
+    encoder_vars = self.agent.encoder.trainable_variables
+    encoder_ids = {id(v) for v in encoder_vars}
+    other_vars = [v for v in self.agent.trainable_variables
+                  if id(v) not in encoder_ids]
 
-    # Autograph tracks loop variables by Python name, so one local per array.
+    # Autograph tracks loop variables by Python name: one local per array.
     logits_ta = tf.TensorArray(tf.float32, size=k)
     values_ta = tf.TensorArray(tf.float32, size=k)
     actions_ta = tf.TensorArray(tf.int32, size=k)
     rewards_ta = tf.TensorArray(tf.float32, size=k)
     discounts_ta = tf.TensorArray(tf.float32, size=k)
-    zero = tf.constant(0.0)
-    done_episodes, done_return, done_regret = zero, zero, zero
+    obs_ta = ({name: tf.TensorArray(x.dtype, size=k) for name, x in obs.items()}
+              if encoder_vars else {})
     with tf.GradientTape() as tape:
+      if encoder_vars:
+        z = tf.zeros([k, b, self._feature_size])
+        tape.watch(z)
+        z_ta = tf.TensorArray(tf.float32, size=k).unstack(z)
       for t in tf.range(k):
+        if encoder_vars:
+          obs_ta = {name: ta.write(t, obs[name]) for name, ta in obs_ta.items()}
         inputs = dict(obs, prev_action=prev_action, prev_reward=prev_reward)
         inputs, agent_state = self.agent.reset_where(first, inputs, agent_state)
-        out, agent_state = self.agent.step(inputs, agent_state)
-        action = tf.cast(tf.random.stateless_categorical(
-            out.logits, 1, core_lib.fold_in(act_key, t))[:, 0], tf.int32)
+        features = self.agent.encode(inputs)
+        if encoder_vars:
+          features = tf.stop_gradient(features) + z_ta.read(t)
+        out, agent_state = self.agent.core_step(
+            features, inputs['prev_action'], inputs['prev_reward'], agent_state)
+        action = sample_action(out.logits, core_lib.fold_in(act_key, t))
         env_state, step = core_lib.step_autoreset(
             self.core, core_lib.fold_in(env_key, t), env_state, action)
-        if has_regret:
-          ep_regret += metrics_lib.expected_regret(step.info, action)
-        ep_return += step.reward
-        last = tf.cast(step.last, tf.float32)
-        done_episodes += tf.reduce_sum(last)
-        done_return += tf.reduce_sum(last * ep_return)
-        done_regret += tf.reduce_sum(last * ep_regret)
-        ep_return *= 1.0 - last
-        ep_regret *= 1.0 - last
+        running, totals = metrics_lib.track_episodes(
+            running, totals, step.reward, step.metrics, step.last)
+        frames += (tf.reduce_sum(step.metrics['frames'])
+                   if 'frames' in step.metrics
+                   else tf.cast(tf.size(action), tf.float32))
         logits_ta = logits_ta.write(t, out.logits)
         values_ta = values_ta.write(t, out.value)
         actions_ta = actions_ta.write(t, action)
         rewards_ta = rewards_ta.write(t, step.reward)
-        # Returns never cross an episode end, also where an episode was cut by
-        # a time limit (LAST with discount 1): that is treated as terminal.
+        # Returns never cross an episode end, also where an episode was cut
+        # by a time limit (LAST with discount 1): that is treated as terminal.
         discounts_ta = discounts_ta.write(
             t, step.discount * (1.0 - tf.cast(step.last, tf.float32)))
         prev_action, prev_reward, first = action, step.reward, step.last
@@ -270,25 +359,32 @@ class InGraphTrainer(_A2CLearner):
       # Bootstrap from V of the state after the unroll (no gradient).
       inputs = dict(obs, prev_action=prev_action, prev_reward=prev_reward)
       inputs, boot_state = self.agent.reset_where(first, inputs, agent_state)
-      bootstrap_value = tf.stop_gradient(self.agent.step(inputs, boot_state)[0].value)
-      # The stacks must be taped: gradients flow through them.
-      logits, values = logits_ta.stack(), values_ta.stack()  # [K, B, A], [K, B]
+      bootstrap_value = self.agent.step(inputs, boot_state)[0].value
       rewards = rewards_ta.stack()  # [K, B]
-
-    metrics = self._loss_and_update(tape, logits, values, actions_ta.stack(),
-                                    rewards, discounts_ta.stack(),
-                                    bootstrap_value)
+      loss, extra = self._loss(logits_ta.stack(), values_ta.stack(),
+                               actions_ta.stack(), rewards,
+                               discounts_ta.stack(), bootstrap_value)
+    grads = tape.gradient(loss, other_vars + ([z] if encoder_vars else []))
+    if encoder_vars:
+      dz = grads.pop()  # [K, B, F]
+      flat = {name: tf.reshape(ta.stack(), [k * b, *x.shape[1:]])
+              for (name, ta), x in zip(obs_ta.items(), obs.values())}
+      with tf.GradientTape() as encoder_tape:
+        features = self.agent.encode(flat)  # [K*B, F]
+      grads += encoder_tape.gradient(
+          features, encoder_vars,
+          output_gradients=tf.reshape(dz, [k * b, self._feature_size]))
+    metrics = self._apply(loss, extra, grads, other_vars + encoder_vars,
+                          rewards)
+    self._frames.assign_add(tf.cast(frames, tf.int64))
     _assign(c['env_state'], env_state)
     _assign(c['observation'], obs)
     _assign(c['agent_state'], tree.map_structure(tf.stop_gradient, agent_state))
+    _assign(c['episode_sums'], running)
     for name, value in [('prev_action', prev_action), ('prev_reward', prev_reward),
-                        ('first', first), ('episode_return', ep_return),
-                        ('episode_regret', ep_regret)]:
+                        ('first', first)]:
       c[name].assign(value)
-    metrics.update(episodes=done_episodes, episode_return_sum=done_return,
-                   mean_reward=tf.reduce_mean(rewards))
-    if has_regret:
-      metrics['episode_regret_sum'] = done_regret
+    metrics.update(_sums(totals))
     return metrics
 
 
@@ -296,10 +392,10 @@ class PythonEnvTrainer(_A2CLearner):
   """Trains on B Python `dm_env.Environment`s (e.g. a user's own task).
 
   Each environment's `observation_spec()` must be a dict matching the agent's.
-  Environments that provide `task_info()` with `arm_means` (or `arm_probs`)
-  also get regret
-  logged. Environment state is not checkpointed: a resumed run restarts
-  episodes.
+  An environment that has a `step_metrics()` method (returning the same
+  float keys after every step, e.g. `{'regret': ...}`, as the dm_env faces of
+  this project's tasks do) gets them summed per episode and logged.
+  Environment state is not checkpointed: a resumed run restarts episodes.
   """
 
   def __init__(self, envs: List[dm_env.Environment], agent: MetaRLAgent,
@@ -309,22 +405,20 @@ class PythonEnvTrainer(_A2CLearner):
                        f'{train.batch_size}')
     super().__init__(agent, a2c, train)
     self.envs = envs
+    self.progress_metrics = ()
+    self.derived_metrics = None
     self._keys = sorted(agent.observation_spec)
     self._obs = [self._observation(env.reset()) for env in envs]
     self._first = np.ones(len(envs), bool)
     self._prev_action = -np.ones(len(envs), np.int32)
     self._prev_reward = np.zeros(len(envs), np.float32)
     self._agent_state = agent.initial_state(len(envs))
-    self._ep_return = np.zeros(len(envs), np.float32)
-    self._ep_regret = np.zeros(len(envs), np.float32)
-    self._has_regret = all(
-        metrics_lib.arm_means(getattr(env, 'task_info', lambda: None)() or {})
-        is not None
-        for env in envs)
+    self._running = None  # episode sums, keyed once the metrics are known
     self.checkpoint = tf.train.Checkpoint(
-        agent=agent, optimizer=self.optimizer, num_updates=self._num_updates)
+        agent=agent, optimizer=self.optimizer, num_updates=self._num_updates,
+        frames=self._frames)
     self._act = tf.function(self._act_fn)
-    self._update = tf.function(self._update_fn, jit_compile=train.jit_compile)
+    self._learn_fn = tf.function(self._learn, jit_compile=train.jit_compile)
 
   def _observation(self, timestep):
     return {k: np.asarray(timestep.observation[k]) for k in self._keys}
@@ -332,17 +426,7 @@ class PythonEnvTrainer(_A2CLearner):
   def _act_fn(self, inputs, first, state, key):
     inputs, state = self.agent.reset_where(first, inputs, state)
     out, state = self.agent.step(inputs, state)
-    action = tf.random.stateless_categorical(out.logits, 1, key)[:, 0]
-    return tf.cast(action, tf.int32), state
-
-  def _update_fn(self, inputs, first, initial_state, actions, rewards,
-                 discounts, boot_inputs, boot_first):
-    with tf.GradientTape() as tape:
-      out, state = self.agent.unroll(inputs, first, initial_state)
-      boot_inputs, state = self.agent.reset_where(boot_first, boot_inputs, state)
-      bootstrap_value = tf.stop_gradient(self.agent.step(boot_inputs, state)[0].value)
-    return self._loss_and_update(tape, out.logits, out.value, actions, rewards,
-                                 discounts, bootstrap_value)
+    return sample_action(out.logits, key), state
 
   def _inputs(self):
     inputs = {k: np.stack([o[k] for o in self._obs]) for k in self._keys}
@@ -350,46 +434,55 @@ class PythonEnvTrainer(_A2CLearner):
     inputs['prev_reward'] = self._prev_reward.copy()
     return inputs
 
+  def _step_metrics(self, env):
+    metrics = getattr(env, 'step_metrics', None)
+    return {k: float(v) for k, v in metrics().items()} if metrics else {}
+
   def _train_step(self):
-    k = self.config.unroll_length
+    k, b = self.config.unroll_length, len(self.envs)
     key = core_lib.fold_in(self._root_key, self._num_updates)
     initial_state = self._agent_state
+    totals = None
     steps = []
-    done = {'episodes': 0.0, 'episode_return_sum': 0.0}
-    if self._has_regret:
-      done['episode_regret_sum'] = 0.0
     for t in range(k):
       inputs, first = self._inputs(), self._first.copy()
       actions, self._agent_state = self._act(
           inputs, first, self._agent_state, core_lib.fold_in(key, t))
       actions = actions.numpy()
-      rewards = np.zeros(len(self.envs), np.float32)
-      discounts = np.ones(len(self.envs), np.float32)
+      rewards = np.zeros(b, np.float32)
+      discounts = np.ones(b, np.float32)
+      lasts = np.zeros(b, bool)
+      step_metrics = []
       for i, env in enumerate(self.envs):
-        if self._has_regret:
-          p = np.asarray(metrics_lib.arm_means(env.task_info()))
-          self._ep_regret[i] += p.max() - p[actions[i]]
         ts = env.step(int(actions[i]))
+        step_metrics.append(self._step_metrics(env))
         # Returns never cross an episode end (time-limit truncation included).
         rewards[i] = ts.reward
         discounts[i] = 0.0 if ts.last() else ts.discount
-        self._ep_return[i] += ts.reward
+        lasts[i] = ts.last()
         if ts.last():
-          done['episodes'] += 1
-          done['episode_return_sum'] += self._ep_return[i]
-          if self._has_regret:
-            done['episode_regret_sum'] += self._ep_regret[i]
-          self._ep_return[i] = self._ep_regret[i] = 0.0
           ts = env.reset()
         self._obs[i] = self._observation(ts)
         self._first[i] = ts.first()
+      metrics = {name: np.array([m[name] for m in step_metrics], np.float32)
+                 for name in step_metrics[0]}
+      if self._running is None:
+        self._running, _ = metrics_lib.zero_episode_sums(metrics, b)
+      if totals is None:
+        _, totals = metrics_lib.zero_episode_sums(metrics, 0)
+      self._running, totals = metrics_lib.track_episodes(
+          self._running, totals, rewards, metrics, lasts)
+      self._frames.assign_add(int(metrics['frames'].sum()) if 'frames' in metrics
+                              else b)
       steps.append((inputs, first, actions, rewards, discounts))
       self._prev_action, self._prev_reward = actions, rewards
-    stacked = [tree.map_structure(lambda *x: np.stack(x), *items)
-               for items in zip(*steps)]
-    metrics = self._update(*stacked[:2], initial_state, *stacked[2:],
-                           self._inputs(), self._first.copy())
-    metrics = dict(metrics)
-    metrics.update({k: tf.constant(v) for k, v in done.items()})
-    metrics['mean_reward'] = tf.constant(float(np.mean(stacked[3])))
+    inputs, first, actions, rewards, discounts = [
+        tree.map_structure(lambda *x: np.stack(x), *items) for items in zip(*steps)]
+    # The step after the unroll, for the bootstrap value.
+    inputs = tree.map_structure(lambda x, y: np.concatenate([x, y[None]]),
+                                inputs, self._inputs())
+    first = np.concatenate([first, self._first[None]])
+    metrics = dict(self._learn_fn(inputs, first, initial_state, actions,
+                                  rewards, discounts))
+    metrics.update(_sums(totals))
     return metrics

@@ -1,10 +1,11 @@
-"""Tests of the bandit baselines (meta_rl/baselines.py)."""
+"""Tests of the baselines (meta_rl/baselines/)."""
 
 import itertools
 
 import numpy as np
 import pytest
 from scipy import special
+from scipy import stats
 
 import environments
 from meta_rl import baselines
@@ -12,6 +13,39 @@ from meta_rl import evaluation
 
 DEPENDENT = ('uniform', 'easy', 'medium', 'hard')
 SUPPORT = {'easy': (0.1, 0.9), 'medium': (0.25, 0.75), 'hard': (0.4, 0.6)}
+
+
+# ----------------------------------------------------------------------------
+# Playing policies in NumPy.
+
+
+def _first_inputs(n):
+  """Inputs of the first trial of n episodes."""
+  return {'prev_action': -np.ones(n, np.int32),
+          'prev_reward': np.zeros(n, np.float32),
+          'episode_step': np.zeros(n, np.int32)}
+
+
+def _play(policy, means, num_trials, rng, bernoulli=True):
+  """Plays a stationary bandit in NumPy, an episode per row of arm means
+  [N, A]: rewards are Bernoulli(mean) draws, or the means themselves
+  (deterministic payouts). Checks the actions int32 [N]; returns actions and
+  rewards [N, T]."""
+  n, num_arms = means.shape
+  state = policy.initial_state(n)
+  inputs = _first_inputs(n)
+  actions, rewards = np.zeros((n, num_trials), int), np.zeros((n, num_trials))
+  for t in range(num_trials):
+    a, state = policy.step(inputs, state, rng)
+    assert a.dtype == np.int32 and a.shape == (n,)
+    assert a.min() >= 0 and a.max() < num_arms
+    r = means[np.arange(n), a]
+    if bernoulli:
+      r = (rng.random(n) < r).astype(np.float64)
+    actions[:, t], rewards[:, t] = a, r
+    inputs = {'prev_action': a, 'prev_reward': r.astype(np.float32),
+              'episode_step': np.full(n, t + 1, np.int32)}
+  return actions, rewards
 
 
 # ----------------------------------------------------------------------------
@@ -94,7 +128,6 @@ def _exact_value(policy, horizon, copies=64):
     layer = np.array([c for c in states if sum(c) == t], np.float64)  # [N, 4]
     s, f = layer[:, [0, 2]], layer[:, [1, 3]]
     if isinstance(policy, baselines.ThompsonSampling):
-      from scipy import stats  # pylint: disable=g-import-not-at-top
       pdf0 = stats.beta.pdf(grid[None], 1 + s[:, :1], 1 + f[:, :1])
       cdf1 = stats.beta.cdf(grid[None], 1 + s[:, 1:], 1 + f[:, 1:])
       p0 = np.trapezoid(pdf0 * cdf1, grid, axis=-1)
@@ -126,6 +159,7 @@ def test_bayes_optimal_beats_thompson_ucb_gittins_exactly():
 
 
 def _final_regret(task, policy, num_episodes=2000, seed=12345):
+  """Mean and SE of the expected regret over an episode of the task's core."""
   core = environments.make_core(task) if isinstance(task, str) else task
   if isinstance(policy, str):
     policy = baselines.make_baseline(policy, core)
@@ -235,22 +269,12 @@ def _informative_core(num_trials=5):
 def _play_informative(policy, num_trials, targets, seed=0):
   """Plays the deterministic informative bandit in NumPy: returns actions and
   rewards [N, T] for target arms `targets` [N]."""
-  rng = np.random.default_rng(seed)
   n, k = len(targets), policy.num_actions - 1
   payout = np.ones((n, k + 1))
   payout[np.arange(n), targets] = 5.0
   payout[:, k] = (targets + 1) / k
-  state = policy.initial_state(n)
-  inputs = {'prev_action': -np.ones(n, np.int32), 'prev_reward': np.zeros(n, np.float32),
-            'episode_step': np.zeros(n, np.int32)}
-  actions, rewards = np.zeros((n, num_trials), int), np.zeros((n, num_trials))
-  for t in range(num_trials):
-    a, state = policy.step(inputs, state, rng)
-    r = payout[np.arange(n), a]
-    actions[:, t], rewards[:, t] = a, r
-    inputs = {'prev_action': a, 'prev_reward': r.astype(np.float32),
-              'episode_step': np.full(n, t + 1, np.int32)}
-  return actions, rewards
+  return _play(policy, payout, num_trials, np.random.default_rng(seed),
+               bernoulli=False)
 
 
 def test_thompson_informative_searches_then_exploits():
@@ -288,9 +312,20 @@ def test_informative_optimal_and_generic_baselines():
   assert all(len(set(row)) == 5 for row in actions)
   actions, _ = _play_informative(baselines.make_baseline('random', core), 5, targets)
   assert set(np.unique(actions)) == set(range(11))
-  rw = baselines.make_baseline('rw_0.8', core)
-  actions, _ = _play_informative(rw, 5, targets)
-  assert actions.max() <= 10
+  # Rescorla-Wagner (alpha 0.8, beta 10) from Q = 0.5 on every arm: a uniform
+  # first pull; a candidate that paid 1 has Q = 0.9 and is pulled again with
+  # probability e^4 / (e^4 + 10); once found, the target (Q = 4.1) is kept.
+  actions, _ = _play_informative(baselines.make_baseline('rw_0.8', core), 5,
+                                 targets)
+  first = actions[:, 0]
+  assert stats.chisquare(np.bincount(first, minlength=11)).pvalue > 1e-3
+  hit = actions == targets[:, None]
+  found_at = np.where(hit.any(1), np.argmax(hit, 1), 5)
+  np.testing.assert_array_equal(hit, np.arange(5) >= found_at[:, None])
+  plain = (first != targets) & (first != 10)
+  p = np.exp(4.0) / (np.exp(4.0) + 10.0)
+  assert abs(np.mean(actions[plain, 1] == first[plain]) - p) < 4 * np.sqrt(
+      p * (1 - p) / plain.sum())
 
 
 def test_informative_baselines_on_the_core():
@@ -354,7 +389,7 @@ def _track_random_walk(policy, variance, n=300, horizon=150, seed=1):
   rng = np.random.default_rng(seed)
   p1 = rng.random(n)
   state = policy.initial_state(n)
-  inputs = {'prev_action': -np.ones(n, np.int32), 'prev_reward': np.zeros(n, np.float32)}
+  inputs = _first_inputs(n)
   err, err_half = 0.0, 0.0
   for _ in range(horizon):
     _, state = policy.step(inputs, state, rng)
@@ -384,7 +419,7 @@ def test_restless_thompson_choices():
   rng = np.random.default_rng(0)
   n = 4000
   state = policy.initial_state(n)
-  inputs = {'prev_action': -np.ones(n, np.int32), 'prev_reward': np.zeros(n, np.float32)}
+  inputs = _first_inputs(n)
   a, state = policy.step(inputs, state, rng)
   assert np.mean(a == 0) == pytest.approx(0.5, abs=0.03)
   inputs = {'prev_action': np.zeros(n, np.int32), 'prev_reward': np.ones(n, np.float32)}
@@ -405,18 +440,106 @@ def test_restless_baselines_on_the_core():
 
 
 # ----------------------------------------------------------------------------
-# Registry.
+# Every baseline through the registry, and its options.
 
 
-@pytest.mark.parametrize('name', sorted(set(baselines.BASELINES) - {
+BANDIT_BASELINES = sorted(set(baselines.BASELINES) - {
     'thompson_informative', 'optimal_informative', 'model_free',
-    'model_based'}))
-def test_every_bandit_baseline_plays(name):
-  core = environments.make_core('hard', num_trials=20)
-  policy = baselines.make_baseline(name, core)
-  out = evaluation.play_episodes(core, policy, 50, seed=3)
-  assert out['actions'].shape == (50, 20)
-  assert set(np.unique(out['actions'])) <= {0, 1}
+    'model_based'})
+
+# P(arm 0) on the second trial after arm 0 paid 1 (win) or 0 (loss) on the
+# first, on the easy task (p1 in {0.1, 0.9}, p2 = 1 - p1).
+SECOND_CHOICE = {
+    'bayes_optimal': (1.0, 0.0),  # odds 9:1 on the arm that paid
+    'gittins': (1.0, 0.0),  # index of Beta(2, 1) > Beta(1, 1) > Beta(1, 2)
+    'thompson': (2 / 3, 1 / 3),  # P(X > U) for X ~ Beta(2, 1) or Beta(1, 2)
+    # With restless_volatility 0 the posterior of p1 is 2 p1 or 2 (1 - p1).
+    'thompson_restless': (3 / 4, 1 / 4),
+    'ucb': (0.0, 0.0),  # the untried arm first
+    'ucb1': (0.0, 0.0),
+    'rw_0.2': (special.expit(10 * 0.1), special.expit(-10 * 0.1)),  # Q0 0.6, 0.4
+    'rw_0.8': (special.expit(10 * 0.4), special.expit(-10 * 0.4)),  # Q0 0.9, 0.1
+    'random': (0.5, 0.5),
+}
+
+
+def test_second_choice_table_covers_the_bandit_baselines():
+  assert sorted(SECOND_CHOICE) == BANDIT_BASELINES
+
+
+@pytest.mark.parametrize('name', BANDIT_BASELINES)
+def test_every_bandit_baseline_on_the_easy_task(name):
+  num_trials = 30
+  core = environments.make_core('easy', num_trials=num_trials)
+  rng = np.random.default_rng(3)
+  # Choices after one pull of arm 0 (4000 episodes). Baselines without a
+  # volatility ignore the option.
+  n = 4000
+  policy = baselines.make_baseline(name, core, restless_volatility=0.0)
+  for reward, p in zip((1.0, 0.0), SECOND_CHOICE[name]):
+    _, state = policy.step(_first_inputs(n), policy.initial_state(n), rng)
+    a, _ = policy.step({'prev_action': np.zeros(n, np.int32),
+                        'prev_reward': np.full(n, reward, np.float32),
+                        'episode_step': np.ones(n, np.int32)}, state, rng)
+    assert abs(np.mean(a == 0) - p) <= 4 * np.sqrt(p * (1 - p) / n), reward
+  # Regret on the same 1000 episodes for every baseline: chance is 0.4 a trial
+  # (half the pulls on the arm 0.8 worse); every learner is well below it.
+  p1 = np.where(np.random.default_rng(4).random(1000) < 0.5, 0.1, 0.9)
+  means = np.stack([p1, 1.0 - p1], -1)
+  actions, _ = _play(baselines.make_baseline(name, core), means, num_trials, rng)
+  regret = np.sum(means.max(-1, keepdims=True) -
+                  np.take_along_axis(means, actions, -1), -1)  # [N]
+  chance = 0.4 * num_trials
+  if name == 'random':
+    assert abs(regret.mean() - chance) < 4 * regret.std() / np.sqrt(len(regret))
+  else:
+    assert regret.mean() < 0.7 * chance
+
+
+def test_options_are_checked():
+  core = environments.make_core('independent')
+  with pytest.raises(ValueError, match='gittins_discont') as error:
+    baselines.make_baseline('gittins', core, gittins_discont=0.9)
+  for known in ('gittins_discount', 'restless_volatility', 'rw_beta'):
+    assert known in str(error.value)
+  with pytest.raises(ValueError, match='beta'):  # Not an option, even for rw.
+    baselines.make_baseline('rw_0.2', core, beta=3.0)
+  # Known options reach the baselines that use them; the others ignore them
+  # (launchers pass all of them to every baseline).
+  every = {'gittins_discount': 0.9, 'restless_volatility': 0.01, 'rw_beta': 3.0}
+  assert sorted(baselines.OPTIONS) == sorted(every)
+  assert baselines.make_baseline('gittins', core, **every).discount == 0.9
+  assert baselines.make_baseline('rw_0.2', core, **every).beta == 3.0
+  assert baselines.make_baseline('thompson_restless', core,
+                                 **every).volatility == 0.01
+  for name in BANDIT_BASELINES:
+    policy = baselines.make_baseline(name, core, **every)
+    assert policy.name == name
+  ucb = baselines.make_baseline('ucb', core, **every)
+  assert isinstance(ucb, baselines.UCB) and ucb.chi == 1.0
+  for name in ('thompson_informative', 'optimal_informative'):
+    assert baselines.make_baseline(name, _informative_core(), **every).name == name
+  two_step = environments.make_core('two_step')
+  for name in ('model_free', 'model_based'):
+    assert baselines.make_baseline(name, two_step, **every).name == name
+
+
+def test_defaults_are_the_constants():
+  assert baselines.GITTINS_DISCOUNT == 0.98
+  assert baselines.RESTLESS_VOLATILITY == 3 / 30
+  assert baselines.RW_BETA == 10.0
+  assert dict(baselines.OPTIONS) == {
+      'gittins_discount': baselines.GITTINS_DISCOUNT,
+      'restless_volatility': baselines.RESTLESS_VOLATILITY,
+      'rw_beta': baselines.RW_BETA}
+  assert baselines.Gittins().discount == baselines.GITTINS_DISCOUNT
+  assert baselines.ThompsonRestless().volatility == baselines.RESTLESS_VOLATILITY
+  assert baselines.RescorlaWagner().beta == baselines.RW_BETA
+  core = environments.make_core('restless')
+  assert baselines.make_baseline('gittins', core).discount == 0.98
+  assert baselines.make_baseline('thompson_restless', core).volatility == 3 / 30
+  for name in ('rw_0.2', 'rw_0.8'):
+    assert baselines.make_baseline(name, core).beta == 10.0
 
 
 def test_unknown_baseline_and_unsupported_task():

@@ -134,8 +134,8 @@ def test_signature_mismatch_is_detected(tmp_path):
   path = export.export_agent(make_agent(other_spec, 2), other_spec,
                              str(tmp_path / 'a'), {})
   with pytest.raises(evaluation.SignatureMismatchError, match="'state'"):
-    evaluation.SavedModelPolicy(path).check_fits(core)
+    evaluation.SavedModelPolicy(path).check_fits_core(core)
   three = export.export_agent(make_agent(core.observation_spec(), 3),
                               core.observation_spec(), str(tmp_path / 'b'), {})
   with pytest.raises(evaluation.SignatureMismatchError, match='3 actions'):
-    evaluation.SavedModelPolicy(three).check_fits(core)
+    evaluation.SavedModelPolicy(three).check_fits_core(core)

@@ -11,9 +11,11 @@ import tensorflow as tf
 import environments
 from environments import core as core_lib
 from environments.informative_bandit import InformativeBandit, InformativeState
-from environments.restless_bandit import (RestlessBandit, reflect,
+from environments.restless_bandit import (ANALYSIS_BANDS, BAND_WIDTH,
+                                          TEST_RANGE, TRAIN_BANDS,
+                                          RestlessBandit, reflect,
                                           sample_volatility)
-from meta_rl import metrics
+from environments import metrics
 
 import traces
 
@@ -193,8 +195,14 @@ def test_walk_increments_have_variance_nu():
 
 
 def test_volatility_distributions():
-  key, n, band = core_lib.make_key(6), 40000, np.float32(2 / 30)
+  assert BAND_WIDTH == 2 / 30
+  assert TRAIN_BANDS == ((0, 2 / 30), (4 / 30, 6 / 30))
+  assert TEST_RANGE == (0, 6 / 30)
+  assert ANALYSIS_BANDS == ((0, 2 / 30), (2 / 30, 4 / 30), (4 / 30, 6 / 30))
+  key, n, band = core_lib.make_key(6), 40000, np.float32(BAND_WIDTH)
   train = sample_volatility('train', key, n).numpy()
+  assert all(np.any([(train >= np.float32(lo)) & (train <= np.float32(hi))
+                     for lo, hi in TRAIN_BANDS], axis=0))
   assert train.min() >= 0.0 and train.max() <= 3 * band
   assert not np.any((train > band) & (train < 2 * band))  # Never in the gap.
   upper = train >= 2 * band

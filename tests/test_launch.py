@@ -49,7 +49,10 @@ def run_dir(tmp_path_factory):
 
 def test_run_dir_layout(run_dir):
   config = json.load(open(os.path.join(run_dir, 'config.json')))
-  assert config['task'] == 'easy' and config['batch_size'] == 8
+  assert config['task'] == {'name': 'easy', 'kwargs': {'num_trials': 10},
+                            'action_repeat': 1}
+  assert config['train']['batch_size'] == 8
+  assert config['a2c']['learning_rate'] == 0.003
   assert os.path.exists(os.path.join(run_dir, 'checkpoints', 'checkpoint'))
   assert any(f.startswith('events.out.tfevents')
              for f in os.listdir(os.path.join(run_dir, 'tb')))
@@ -167,7 +170,8 @@ def test_evaluate_writes_json_png_and_refuses_overwrite(run_dir):
   assert report['task'] == 'easy' and agent['num_episodes'] == 50
   assert len(agent['cumulative_regret_mean']) == 10
   assert len(agent['cumulative_regret_se']) == 10
-  assert len(agent['suboptimal_pulls_per_trial']) == 10
+  assert len(agent['suboptimal_per_step']) == 10
+  assert 0 <= agent['final_suboptimal_mean'] <= 10
   assert set(report['results']) == {'agent', 'bayes_optimal', 'gittins',
                                     'thompson', 'ucb1', 'random'}
   png = os.path.join(run_dir, 'eval', 'easy.png')

@@ -1,0 +1,157 @@
+"""The library's entry point: configs in, run dir and SavedModel out.
+
+    from meta_rl import experiment
+    result = experiment.train(
+        experiment.TaskConfig('independent'), AgentConfig(), A2CConfig(),
+        TrainConfig(total_steps=10_000_000), experiment.RunConfig('runs/exp1'))
+    result.saved_model   # 'runs/exp1/saved_model/1'
+
+Launchers, tests, sweeps and notebooks call `train`. It never reads flags or
+exits the process: problems are typed exceptions (`RunDirError` for a run dir
+that cannot be used as asked, `ValueError` for a bad task or config,
+`NonFiniteLossError` when training diverges), and a run stopped by a signal
+returns with `stopped_by` set and nothing exported (a partly trained agent
+must not land in the serving path).
+"""
+
+import dataclasses
+import os
+import time
+from typing import Any, Callable, Dict, Mapping, Optional
+
+import environments
+from meta_rl import agent as agent_lib
+from meta_rl import export
+from meta_rl import runner
+from meta_rl import training
+from meta_rl.runner import RunDirError  # pylint: disable=unused-import
+from meta_rl.training import NonFiniteLossError  # pylint: disable=unused-import
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+  """Which task to train on.
+
+  Attributes:
+    name: a task of `environments.TASKS`.
+    kwargs: the task's own arguments (e.g. `{'num_trials': 100}`).
+    action_repeat: primitive steps per agent decision (`ActionRepeat`).
+  """
+  name: str
+  kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  action_repeat: int = 1
+
+  def make_core(self) -> environments.BatchedCore:
+    return environments.make_core(self.name, action_repeat=self.action_repeat,
+                                  **self.kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+  """Where and how the run is kept.
+
+  Attributes:
+    run_dir: the run directory (see `meta_rl.runner`).
+    resume: continue the run in `run_dir` from its latest checkpoint.
+    checkpoint_every: updates between checkpoints.
+    log_every_secs: seconds between progress lines and TensorBoard points.
+    handle_signals: stop cleanly on SIGTERM (main thread only).
+    export: write a SavedModel at the end.
+  """
+  run_dir: str
+  resume: bool = False
+  checkpoint_every: int = 200
+  log_every_secs: float = 5.0
+  handle_signals: bool = True
+  export: bool = True
+
+
+@dataclasses.dataclass
+class TrainResult:
+  run_dir: str
+  saved_model: Optional[str]  # None if stopped early or export=False
+  num_updates: int
+  env_steps: int
+  frames: int
+  seconds: float
+  last_log: Dict[str, float]
+  stopped_by: Optional[int]
+
+  @property
+  def stopped_early(self) -> bool:
+    return self.stopped_by is not None
+
+
+def run_config_dict(task: TaskConfig, agent: agent_lib.AgentConfig,
+                    a2c: training.A2CConfig,
+                    train: training.TrainConfig) -> Dict[str, Any]:
+  """What config.json holds (and `--resume` checks)."""
+  return {'task': dataclasses.asdict(task), 'agent': dataclasses.asdict(agent),
+          'a2c': dataclasses.asdict(a2c), 'train': dataclasses.asdict(train)}
+
+
+def _task_kwargs(task: TaskConfig, core) -> Dict[str, Any]:
+  """The task's arguments, with its trial count made explicit (so that
+  evaluation tests on the episode length the agent was trained on)."""
+  kwargs = dict(task.kwargs)
+  base = getattr(core, 'core', core)  # under ActionRepeat
+  if hasattr(base, 'num_trials'):
+    kwargs.setdefault('num_trials', base.num_trials)
+  return kwargs
+
+
+def train(task: TaskConfig, agent: agent_lib.AgentConfig,
+          a2c: training.A2CConfig, train_config: training.TrainConfig,
+          run: RunConfig, *, metadata: Optional[Mapping[str, Any]] = None,
+          log: Optional[Callable[[str], None]] = None,
+          on_log: Optional[Callable[[int, Dict[str, float]], None]] = None
+          ) -> TrainResult:
+  """Trains an agent on a task in the graph, checkpointing into `run.run_dir`,
+  and exports it to `run_dir/saved_model/<version>/`.
+
+  Args:
+    task, agent, a2c, train_config: what to train (saved in config.json).
+    run: where, and resume/checkpoint/log settings.
+    metadata: extra JSON-serialisable entries for the SavedModel's metadata
+      (e.g. the launcher's flags).
+    log: where progress lines go (default: stderr).
+    on_log: called with (update, scalars) at every progress line.
+  Returns:
+    TrainResult.
+  Raises:
+    ValueError: unknown task, core or optimizer, or bad task arguments.
+    RunDirError: the run dir exists (without resume), or cannot be resumed.
+    NonFiniteLossError: the loss diverged; the last checkpoint is the last
+      good one.
+  """
+  core = task.make_core()
+  net = agent_lib.make_agent(core.observation_spec(), core.num_actions, agent)
+  training.make_optimizer(a2c, 1)  # checks the optimizer name before any I/O
+  runner.prepare_run_dir(run.run_dir,
+                         run_config_dict(task, agent, a2c, train_config),
+                         run.resume)
+  trainer = training.InGraphTrainer(core, net, a2c, train_config)
+  result = runner.run(trainer, run.run_dir, resume=run.resume,
+                      checkpoint_every=run.checkpoint_every,
+                      log_every_secs=run.log_every_secs, name=task.name,
+                      log=log, on_log=on_log,
+                      handle_signals=run.handle_signals)
+  path = None
+  if run.export and not result.stopped_early:
+    meta = dict(metadata or {})
+    meta.update(
+        task=task.name,
+        task_kwargs=_task_kwargs(task, core),
+        action_repeat=task.action_repeat,
+        agent_config=dataclasses.asdict(agent),
+        a2c_config=dataclasses.asdict(a2c),
+        train_config=dataclasses.asdict(train_config),
+        num_updates=result.num_updates,
+        env_steps=result.env_steps,
+        frames=result.frames,
+        exported_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
+    path = export.export_agent(net, core.observation_spec(),
+                               os.path.join(run.run_dir, 'saved_model'), meta)
+  return TrainResult(run.run_dir, path, result.num_updates, result.env_steps,
+                     result.frames, result.seconds, result.last_log,
+                     result.stopped_by)
