@@ -1,9 +1,31 @@
 """Deep meta-RL ("Learning to Reinforcement Learn", Wang et al. 2016) in TF2/Keras.
 
-Modules: `agent` (recurrent actor-critic), `losses` (A2C loss), `training`
-(in-graph and dm_env drivers), `runner` (run dirs, checkpoints, logging),
-`export` (SavedModel contract), `evaluation` (frozen test episodes),
-`baselines` (classic bandit algorithms), `metrics`.
+The public API:
+
+  experiment.train(task, agent, a2c, train, run) -> TrainResult
+      the entry point: configs in, run dir and SavedModel out;
+  TaskConfig, AgentConfig, A2CConfig, TrainConfig, RunConfig
+      the configs (frozen dataclasses);
+  make_agent, MetaRLAgent, CORES
+      the agents of Figure 1 and their cores;
+  InGraphTrainer, PythonEnvTrainer
+      A2C on batched TF cores (in the graph) or on user dm_env environments;
+  a2c_loss
+      the loss, a pure function of tensors;
+  export_agent
+      the SavedModel contract;
+  SavedModelPolicy, AgentPolicy, play_episodes, play_dm_env_episodes,
+  summarise
+      frozen evaluation;
+  make_baseline
+      the paper's comparison policies (`meta_rl.baselines`);
+  RunDirError, NonFiniteLossError, SignatureMismatchError
+      what the library raises besides ValueError.
+
+Modules: `agent`, `losses`, `training`, `runner` (run dirs, checkpoints,
+logging), `metrics` (episode bookkeeping), `experiment`, `export`,
+`evaluation`, `baselines`, `analysis`. Tasks live in the `environments`
+package.
 """
 
 try:
@@ -13,4 +35,26 @@ except ImportError as e:  # pragma: no cover
       'meta_rl needs TensorFlow 2.21: pip install -e ".[cpu]" (tensorflow-cpu) '
       'or pip install -e ".[tensorflow]"') from e
 
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from meta_rl.agent import AgentConfig, CORES, MetaRLAgent, make_agent
+from meta_rl.baselines import make_baseline
+from meta_rl.evaluation import (AgentPolicy, SavedModelPolicy,
+                                SignatureMismatchError, play_dm_env_episodes,
+                                play_episodes, summarise)
+from meta_rl.experiment import RunConfig, TaskConfig, TrainResult, train
+from meta_rl.export import export_agent
+from meta_rl.losses import a2c_loss
+from meta_rl.runner import RunDirError
+from meta_rl.training import (A2CConfig, InGraphTrainer, NonFiniteLossError,
+                              PythonEnvTrainer, TrainConfig)
+
 __version__ = '0.1.0'
+
+__all__ = [
+    'train', 'TaskConfig', 'AgentConfig', 'A2CConfig', 'TrainConfig',
+    'RunConfig', 'TrainResult', 'make_agent', 'MetaRLAgent', 'CORES',
+    'InGraphTrainer', 'PythonEnvTrainer', 'a2c_loss', 'export_agent',
+    'SavedModelPolicy', 'AgentPolicy', 'play_episodes', 'play_dm_env_episodes',
+    'summarise', 'make_baseline', 'RunDirError', 'NonFiniteLossError',
+    'SignatureMismatchError',
+]

@@ -60,23 +60,32 @@ def test_reset_where_starts_fresh_episodes_only_where_first():
   np.testing.assert_array_equal(state['lstm_h'][1], 1.0)
 
 
-def test_unroll_equals_stepping_with_resets():
-  agent = make_agent(OBS_SPEC, 2)
+@pytest.mark.parametrize('core', ['lstm', 'stacked_lstm', 'feedforward'])
+def test_unroll_equals_stepping_with_resets(core):
+  spec = {'image': specs.Array((36, 36, 3), np.uint8, name='image'),
+          **OBS_SPEC}
+  agent = make_agent(spec, 2, AgentConfig(core=core, num_units=16,
+                                          stacked_units=(16, 8)))
   t, b = 6, 3
   rng = np.random.default_rng(0)
   inputs = {'prev_action': tf.constant(rng.integers(0, 2, (t, b)), tf.int32),
             'prev_reward': tf.constant(rng.random((t, b)), tf.float32),
-            'episode_step': tf.constant(rng.integers(0, 100, (t, b)), tf.int32)}
+            'episode_step': tf.constant(rng.integers(0, 100, (t, b)), tf.int32),
+            'image': tf.constant(rng.integers(0, 256, (t, b, 36, 36, 3)),
+                                 tf.uint8)}
   first = tf.constant(rng.random((t, b)) < 0.3)
-  state = agent.initial_state(b)
+  state = {k: tf.random.stateless_normal(v.shape, [5, 6])
+           for k, v in agent.initial_state(b).items()}
   out, final = tf.function(agent.unroll)(inputs, first, state)
   s = state
   for i in range(t):
     step_in, s = agent.reset_where(first[i], {k: v[i] for k, v in inputs.items()}, s)
     o, s = agent.step(step_in, s)
-    np.testing.assert_allclose(out.logits[i], o.logits, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(out.value[i], o.value, rtol=1e-5, atol=1e-6)
-  np.testing.assert_allclose(final['lstm_c'], s['lstm_c'], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.logits[i], o.logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out.value[i], o.value, rtol=1e-5, atol=1e-5)
+  assert set(final) == set(s)
+  for k in s:
+    np.testing.assert_allclose(final[k], s[k], rtol=1e-5, atol=1e-5)
 
 
 def test_same_seed_same_weights():
@@ -89,22 +98,62 @@ def test_same_seed_same_weights():
                          c.trainable_variables[0].numpy())
 
 
-def test_stacked_core_and_conv_and_one_hot_encoders():
-  spec = {'image': specs.Array((84, 84, 3), np.uint8, name='image'),
-          'state': specs.DiscreteArray(3, name='state')}
-  agent = make_agent(spec, 3, AgentConfig(core='stacked_lstm',
-                                          stacked_units=(32, 16)))
+IMAGE_SPEC = {'image': specs.Array((84, 84, 3), np.uint8, name='image'),
+              'state': specs.DiscreteArray(3, name='state')}
+
+
+def _image_inputs(images, prev_action=(0, 2), prev_reward=(0.0, 1.0)):
+  return {'prev_action': tf.constant(prev_action),
+          'prev_reward': tf.constant(prev_reward),
+          'image': tf.constant(images, tf.uint8), 'state': tf.constant([0, 2])}
+
+
+def test_conv_encoder_pixels_change_the_policy():
+  agent = make_agent(IMAGE_SPEC, 3)
+  assert any('conv' in v.path for v in agent.trainable_variables)
+  rng = np.random.default_rng(1)
+  state = agent.initial_state(2)
+  images = rng.integers(0, 256, (2, 84, 84, 3))
+  a, _ = agent.step(_image_inputs(images), state)
+  b, _ = agent.step(_image_inputs(255 - images), state)
+  c, _ = agent.step(_image_inputs(images), state)
+  assert a.logits.shape == (2, 3)
+  np.testing.assert_array_equal(a.logits, c.logits)
+  assert np.abs(a.logits - b.logits).min() > 1e-4
+  assert np.abs(a.value - b.value).min() > 1e-5
+
+
+def test_stacked_core_wiring_of_fig_1c():
+  """LSTM 1 sees the observation and the previous reward, not the previous
+  action; LSTM 2 sees the previous action."""
+  agent = make_agent(IMAGE_SPEC, 3, AgentConfig(core='stacked_lstm',
+                                                stacked_units=(32, 16)))
   assert agent.state_sizes == {'lstm0_h': 32, 'lstm0_c': 32, 'lstm1_h': 16,
                                'lstm1_c': 16}
-  inputs = {'prev_action': tf.constant([0, 2]), 'prev_reward': tf.constant([0., 1.]),
-            'image': tf.zeros([2, 84, 84, 3], tf.uint8),
-            'state': tf.constant([0, 2])}
-  out, _ = agent.step(inputs, agent.initial_state(2))
-  assert out.logits.shape == (2, 3)
-  names = [v.path for v in agent.trainable_variables]
-  assert any('conv' in n for n in names)
+  images = np.random.default_rng(2).integers(0, 256, (2, 84, 84, 3))
+  state = agent.initial_state(2)
+  _, base = agent.step(_image_inputs(images), state)
+  _, other_action = agent.step(_image_inputs(images, prev_action=(1, 0)), state)
+  _, other_reward = agent.step(_image_inputs(images, prev_reward=(1.0, 0.0)),
+                               state)
+  np.testing.assert_array_equal(base['lstm0_h'], other_action['lstm0_h'])
+  assert not np.allclose(base['lstm1_h'], other_action['lstm1_h'])
+  assert not np.allclose(base['lstm0_h'], other_reward['lstm0_h'])
   with pytest.raises(ValueError, match='unknown core'):
-    make_agent(spec, 3, AgentConfig(core='gru'))
+    make_agent(IMAGE_SPEC, 3, AgentConfig(core='gru'))
+
+
+def test_feedforward_core_sees_only_the_observation():
+  agent = make_agent(IMAGE_SPEC, 3, AgentConfig(core='feedforward',
+                                                num_units=32))
+  assert agent.state_sizes == {} and agent.initial_state(2) == {}
+  images = np.random.default_rng(3).integers(0, 256, (2, 84, 84, 3))
+  a, state = agent.step(_image_inputs(images), {})
+  b, _ = agent.step(_image_inputs(images, (1, 1), (5.0, -1.0)), {})
+  c, _ = agent.step(_image_inputs(255 - images), {})
+  assert state == {}
+  np.testing.assert_array_equal(a.logits, b.logits)
+  assert not np.allclose(a.logits, c.logits)
 
 
 def test_one_hot_reward_encoding():

@@ -139,3 +139,34 @@ def test_signature_mismatch_is_detected(tmp_path):
                               core.observation_spec(), str(tmp_path / 'b'), {})
   with pytest.raises(evaluation.SignatureMismatchError, match='3 actions'):
     evaluation.SavedModelPolicy(three).check_fits_core(core)
+
+
+def test_feedforward_agent_fits_the_same_contract(tmp_path):
+  """A core without state: the signatures have no state tensors, and the
+  model loads in TF's C++ loader and evaluates like any other agent."""
+  core = environments.make_core('independent', num_trials=10)
+  agent = make_agent(core.observation_spec(), 2,
+                     AgentConfig(core='feedforward', num_units=8))
+  path = export.export_agent(agent, core.observation_spec(),
+                             str(tmp_path / 'ff'), {'task': 'independent'})
+  policy = evaluation.SavedModelPolicy(path)
+  assert policy.state_names == []
+  assert set(policy.input_specs) == {'prev_action', 'prev_reward',
+                                     'episode_step'}
+  episodes = evaluation.play_episodes(core, policy, 20, seed=1)
+  assert episodes['valid'].all() and 'states' not in episodes
+  npz = tmp_path / 'in.npz'
+  np.savez(npz, prev_action=np.array([-1, 1], np.int32),
+           prev_reward=np.array([0, 1], np.float32),
+           episode_step=np.array([0, 1], np.int32))
+  inputs = ';'.join(f'{k}={npz}[{k}]' for k in
+                    ('prev_action', 'prev_reward', 'episode_step'))
+  subprocess.run([os.path.join(BIN, 'saved_model_cli'), 'run', '--dir', path,
+                  '--tag_set', 'serve', '--signature_def', 'step', '--inputs',
+                  inputs, '--outdir', str(tmp_path / 'out')], check=True,
+                 env=ENV, capture_output=True)
+  logits = np.load(tmp_path / 'out' / 'logits.npy')
+  expected, _ = agent.step({'prev_action': tf.constant([-1, 1]),
+                            'prev_reward': tf.constant([0.0, 1.0]),
+                            'episode_step': tf.constant([0, 1])}, {})
+  np.testing.assert_allclose(logits, expected.logits, rtol=1e-5, atol=1e-6)

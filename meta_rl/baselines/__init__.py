@@ -110,10 +110,11 @@ def _rescorla_wagner(alpha, core, options):
 
 def _two_step(model_based, core, options):
   del options  # Unused.
-  if 'state' not in core.observation_spec():
+  base = getattr(core, 'core', core)  # under ActionRepeat
+  if not hasattr(base, 'common_prob') or 'state' not in core.observation_spec():
     raise ValueError(f'{"model_based" if model_based else "model_free"} is a '
                      f'two-step task learner, not for {core.name}')
-  return TwoStepLearner(model_based, common_prob=getattr(core, 'common_prob', 0.75))
+  return TwoStepLearner(model_based, common_prob=base.common_prob)
 
 
 # name -> builder(core, options): the policy for the task of a batched core;
