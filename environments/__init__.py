@@ -1,14 +1,16 @@
 """Tasks of "Learning to Reinforcement Learn" as batched TF cores + dm_env faces."""
 
+import functools
+
 from environments.bandits import BernoulliBandit, DISTRIBUTIONS as BANDIT_TASKS
-from environments.core import ActionRepeat, BatchedCore, StepOutput, step_autoreset
+from environments.core import (ActionRepeat, BatchedCore, StepOutput,
+                               step_autoreset, unwrap)
 from environments.dm_env_face import CoreEnvironment
 from environments.informative_bandit import InformativeBandit
 from environments.restless_bandit import RestlessBandit
 from environments.two_step import TwoStepTask
 
-TASKS = {name: (lambda n=name, **kw: BernoulliBandit(n, **kw))
-         for name in BANDIT_TASKS}
+TASKS = {name: functools.partial(BernoulliBandit, name) for name in BANDIT_TASKS}
 TASKS.update({
     'informative': InformativeBandit,  # Exp 3 (Section 3.1.3)
     'restless': lambda **kw: RestlessBandit('train', **kw),  # Exp 4
@@ -48,7 +50,7 @@ def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
   return CoreEnvironment(make_core(task, **kwargs), seed=seed)
 
 
-__all__ = ['ActionRepeat', 'BatchedCore', 'StepOutput', 'step_autoreset',
+__all__ = ['ActionRepeat', 'unwrap', 'BatchedCore', 'StepOutput', 'step_autoreset',
            'CoreEnvironment', 'BernoulliBandit', 'InformativeBandit',
            'RestlessBandit', 'TwoStepTask', 'BANDIT_TASKS', 'TASKS',
            'TRAINING_TASKS', 'make_core', 'make_environment']

@@ -235,7 +235,9 @@ class ActionRepeat(BatchedCore):
     self.repeat = int(repeat)
     self.name = core.name
     self.progress_metrics = core.progress_metrics
-    self.default_baselines = core.default_baselines
+    # The baselines reason about single primitive steps (e.g. Bernoulli
+    # counts); only the random policy means the same under action repeat.
+    self.default_baselines = ('random',)
 
   @property
   def num_actions(self) -> int:
@@ -260,17 +262,28 @@ class ActionRepeat(BatchedCore):
   def step(self, key, state, action):
     state, out = self.core.step(fold_in(key, 0), state, action)
     done = out.last
-    metrics = dict(out.metrics, frames=tf.ones_like(out.reward))
+    ones = tf.ones_like(out.reward)
+    metrics = dict(out.metrics, frames=out.metrics.get('frames', ones))
     for i in range(1, self.repeat):
+      # Elements whose episode ended keep their state; what the core returns
+      # for them is discarded with tf.where (never multiplied by 0, which
+      # would let a NaN through).
       next_state, nxt = self.core.step(fold_in(key, i), state, action)
       active = tf.logical_not(done)
-      mask = tf.cast(active, tf.float32)
       state = select(active, next_state, state)
-      metrics = {k: metrics[k] + mask * (nxt.metrics[k] if k != 'frames'
-                                         else 1.0) for k in metrics}
+      step_metrics = dict(nxt.metrics, frames=nxt.metrics.get('frames', ones))
+      metrics = {k: metrics[k] + tf.where(active, step_metrics[k], 0.0)
+                 for k in metrics}
       out = out._replace(
-          reward=out.reward + mask * nxt.reward,
+          reward=out.reward + tf.where(active, nxt.reward, 0.0),
           discount=tf.where(active, nxt.discount, out.discount),
           observation=select(active, nxt.observation, out.observation))
       done = tf.logical_or(done, nxt.last)
     return state, out._replace(last=done, metrics=metrics)
+
+
+def unwrap(core: BatchedCore) -> BatchedCore:
+  """The task under any `ActionRepeat` wrappers."""
+  while isinstance(core, ActionRepeat):
+    core = core.core
+  return core

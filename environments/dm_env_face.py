@@ -41,6 +41,7 @@ class CoreEnvironment(dm_env.Environment):
 
   def reset(self) -> dm_env.TimeStep:
     self._state, obs = self._core.reset(self._next_key(), 1)
+    self._metrics = {}
     self._reset_next_step = False
     return dm_env.restart(self._to_numpy(obs))
 

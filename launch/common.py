@@ -91,7 +91,8 @@ def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
                      'If set, the learning rate decays linearly to this value.')
   flags.DEFINE_enum('optimizer', training.A2CConfig().optimizer,
                     list(training.OPTIMIZERS), 'Optimizer.')
-  flags.DEFINE_float('max_grad_norm', 1.0, 'Global gradient-norm clip (0: off).')
+  flags.DEFINE_float('max_grad_norm', training.A2CConfig().max_grad_norm,
+                     'Global gradient-norm clip (0: off).')
   flags.DEFINE_integer('batch_size', batch_size, 'Environments stepped in '
                        "lockstep (the paper's threads).")
   flags.DEFINE_integer('unroll_length', unroll_length,
@@ -106,8 +107,11 @@ def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
                       '--resume).')
   flags.DEFINE_boolean('resume', False, 'Continue the run in --run_dir from '
                        'its latest checkpoint (with the same settings).')
-  flags.DEFINE_integer('checkpoint_every', 200, 'Checkpoint every N updates.')
-  flags.DEFINE_float('log_every_secs', 5.0, 'Seconds between progress lines.')
+  run = experiment.RunConfig(run_dir='')
+  flags.DEFINE_integer('checkpoint_every', run.checkpoint_every,
+                       'Checkpoint every N updates.')
+  flags.DEFINE_float('log_every_secs', run.log_every_secs,
+                     'Seconds between progress lines.')
   flags.register_validator('reward_values', _all_floats,
                            message='--reward_values must be numbers')
   flags.register_validator('stacked_units', lambda v: len(v) == 2 and all(
@@ -255,7 +259,7 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
     if trained_on and trained not in trained_on:
       fail(f'{run_dir} holds an agent trained on {trained!r}, not on '
            f'{" or ".join(trained_on)}')
-    core = make_test_core(task, agent.metadata)
+    core, _ = make_test_core(task, agent.metadata)
     agent.check_fits_core(core)
     policies = {'agent': agent}
     policies.update({b: baselines_lib.make_baseline(b, core, **baseline_options())
@@ -267,13 +271,15 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
 
 
 def make_test_core(task, metadata, **overrides):
-  """The core to test an exported agent on: the task as trained (its
-  arguments, e.g. num_trials or swap_prob, and action repeat) when it is the
-  training task; another task keeps only the trained episode length
-  (num_trials) and action repeat. `overrides` replace task arguments."""
+  """The core to test an exported agent on, and the task arguments used: the
+  task as trained (its arguments, e.g. num_trials or swap_prob, and action
+  repeat) when it is the training task; another task keeps only the trained
+  episode length (num_trials) and action repeat. `overrides` replace task
+  arguments. Raises ValueError for an unknown task or bad arguments."""
   kwargs = dict(metadata.get('task_kwargs', {}))
   if task != metadata.get('task'):
     kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
   kwargs.update(overrides)
-  return environments.make_core(
+  core = environments.make_core(
       task, action_repeat=metadata.get('action_repeat', 1), **kwargs)
+  return core, kwargs

@@ -43,7 +43,8 @@ flags.DEFINE_list('baselines', ['auto'],
                   ', '.join(common.baselines_lib.BASELINES) + '.')
 common.define_baseline_flags()
 flags.DEFINE_string('env_factory', None, 'module:callable returning a '
-                    'dm_env.Environment given seed=...; evaluates on it '
+                    'dm_env.Environment given seed=...; evaluates on '
+                    '--env_batch of them (seeds --seed, --seed + 1, ...) '
                     'instead of --task (no baselines).')
 flags.DEFINE_integer('env_batch', 16, 'Environments --env_factory makes and '
                      'steps in lockstep.')
@@ -67,8 +68,9 @@ def _default_output_dir(path):
   return os.path.join(path, 'eval')
 
 
-def _user_environments(spec, count):
-  """`count` environments from a `module:callable` factory, seeds 0..count-1."""
+def _user_environments(spec, count, seed):
+  """`count` environments from a `module:callable` factory, with seeds
+  seed, seed + 1, ... (the test seed, so not the seeds one trained with)."""
   module, sep, name = spec.partition(':')
   if not sep:
     common.fail(f'--env_factory must be module:callable, got {spec!r}')
@@ -76,7 +78,7 @@ def _user_environments(spec, count):
     factory = getattr(importlib.import_module(module), name)
   except (ImportError, AttributeError) as e:
     common.fail(f'cannot load --env_factory {spec}: {e}')
-  return [factory(seed=i) for i in range(count)]
+  return [factory(seed=seed + i) for i in range(count)]
 
 
 def main(argv):
@@ -97,7 +99,7 @@ def main(argv):
   meta = policy.metadata
   envs = core = None
   if FLAGS.env_factory:
-    envs = _user_environments(FLAGS.env_factory, FLAGS.env_batch)
+    envs = _user_environments(FLAGS.env_factory, FLAGS.env_batch, FLAGS.seed)
     task = FLAGS.task or FLAGS.env_factory.rpartition(':')[2]
     try:
       policy.check_fits(envs[0].observation_spec(),
@@ -112,7 +114,7 @@ def main(argv):
     overrides = ({} if FLAGS.num_trials is None
                  else {'num_trials': FLAGS.num_trials})
     try:
-      core = common.make_test_core(task, meta, **overrides)
+      core, task_kwargs = common.make_test_core(task, meta, **overrides)
       policy.check_fits_core(core)
       names = [b for b in FLAGS.baselines if b]
       if names == ['auto']:
@@ -122,9 +124,6 @@ def main(argv):
                for b in names]
     except (ValueError, TypeError) as e:
       common.fail(str(e))
-    task_kwargs = dict(meta.get('task_kwargs', {})) if task == meta.get(
-        'task') else {}
-    task_kwargs.update(overrides)
     trained_kwargs = meta.get('task_kwargs', {})
     for k, v in task_kwargs.items():
       if k in trained_kwargs and trained_kwargs[k] != v:
@@ -144,7 +143,7 @@ def main(argv):
   if envs is not None:
     episodes = evaluation.play_dm_env_episodes(
         envs, policy, FLAGS.num_episodes, seed=FLAGS.seed, **record)
-    derived = None
+    derived = getattr(getattr(envs[0], 'core', None), 'derived_metrics', None)
   else:
     episodes = evaluation.play_episodes(core, policy, FLAGS.num_episodes,
                                         seed=FLAGS.seed, **record)

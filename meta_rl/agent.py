@@ -92,7 +92,7 @@ class Seeds:
     self._used = {}
 
   def __call__(self, name: str) -> int:
-    entropy = (abs(self.seed), zlib.crc32(name.encode()))
+    entropy = (self.seed % 2**63, zlib.crc32(name.encode()))
     value = int(np.random.SeedSequence(entropy).generate_state(1)[0] >> 1)
     if self._used.setdefault(value, name) != name:
       raise ValueError(f'initialiser seeds of {name!r} and '
@@ -108,7 +108,9 @@ class Seeds:
 
 def sample_action(logits: tf.Tensor, key: Optional[tf.Tensor] = None,
                   greedy: bool = False) -> tf.Tensor:
-  """Actions int32 [B] from logits [B, A]: the one sampler of the project.
+  """Actions int32 [B] from logits [B, A]: the one sampler of TF policies
+  (training, export, evaluation; NumPy baselines use
+  `meta_rl.baselines.common.sample_action`).
 
   With a `key` (int32 [2]) the draw is stateless and reproducible (training,
   evaluation); without one it is fresh on every call (the exported `action`

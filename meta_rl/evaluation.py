@@ -276,7 +276,8 @@ def play_dm_env_episodes(envs: Sequence[dm_env.Environment], policy,
   with the keys the policy needs. Per-step ground truth comes from an
   environment's `task_info()` and metrics from its `step_metrics()`, where it
   has these methods (this project's dm_env faces do). Returns the arrays of
-  `play_episodes`, with T the longest episode (at most `max_steps`).
+  `play_episodes`, with T the longest episode. Raises RuntimeError if an
+  episode runs past `max_steps`.
   """
   rng = np.random.default_rng(seed)
   b = len(envs)
@@ -314,16 +315,18 @@ def play_dm_env_episodes(envs: Sequence[dm_env.Environment], policy,
         row[f'metric_{k}'] = np.array([x.get(k, 0.0) for x in metrics],
                                       np.float32)
       rows.append(row)
-      if record_states:
+      if record_states and len(episodes) * b < record_n:
         states.append(dict(state))
       prev_action, prev_reward = action, row['rewards'].copy()
       alive &= np.array([not ts.last() for ts in timesteps])
       if not alive.any():
         break
+    else:
+      raise RuntimeError(f'an episode ran past max_steps={max_steps}')
     columns = {k: np.stack([r.get(k, np.zeros_like(rows[-1][k])) for r in rows])
                for k in rows[-1]}
     episodes.append(_episodes_dict(columns, {}, False))
-    if record_states:
+    if record_states and len(episodes) * b < record_n + b:
       states_out.append({k: np.swapaxes(np.stack([s[k] for s in states]), 0, 1)
                          for k in state})
   horizon = max(e['actions'].shape[1] for e in episodes)

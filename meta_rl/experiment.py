@@ -124,13 +124,13 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
     NonFiniteLossError: the loss diverged; the last checkpoint is the last
       good one.
   """
+  # Everything that can fail on bad settings comes before the run dir.
   core = task.make_core()
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions, agent)
-  training.make_optimizer(a2c, 1)  # checks the optimizer name before any I/O
+  trainer = training.InGraphTrainer(core, net, a2c, train_config)
   runner.prepare_run_dir(run.run_dir,
                          run_config_dict(task, agent, a2c, train_config),
                          run.resume)
-  trainer = training.InGraphTrainer(core, net, a2c, train_config)
   result = runner.run(trainer, run.run_dir, resume=run.resume,
                       checkpoint_every=run.checkpoint_every,
                       log_every_secs=run.log_every_secs, name=task.name,

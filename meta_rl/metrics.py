@@ -36,6 +36,9 @@ def track_episodes(running: Mapping[str, tf.Tensor],
   Returns:
     (running, totals) after the step; running sums restart where `last`.
   """
+  reserved = {'return', 'episodes'} & set(metrics)
+  if reserved:
+    raise ValueError(f'task metric names {sorted(reserved)} are reserved')
   values = dict(metrics, **{'return': reward})
   done = tf.cast(last, tf.float32)
   running = {k: running[k] + tf.cast(v, tf.float32) for k, v in values.items()}

@@ -53,8 +53,8 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool) -> bool:
   path = os.path.join(run_dir, CONFIG_FILE)
   if not resume:
     if os.path.exists(run_dir) and os.listdir(run_dir):
-      raise RunDirError(f'run dir {run_dir} exists; pass --resume to continue '
-                        'it or choose another --run_dir')
+      raise RunDirError(f'run dir {run_dir} exists; resume it (--resume) or '
+                        'choose another run dir')
     os.makedirs(run_dir, exist_ok=True)
     with open(path, 'w') as f:
       json.dump(config, f, indent=2, sort_keys=True, default=str)
@@ -105,7 +105,7 @@ class RunResult:
 
 
 def run(trainer, run_dir: str, *, resume: bool = False,
-        checkpoint_every: int = 100, log_every_secs: float = 5.0,
+        checkpoint_every: int = 200, log_every_secs: float = 5.0,
         name: str = 'train', log: Callable[[str], None] = None,
         on_log: Optional[Callable[[int, Dict[str, float]], None]] = None,
         handle_signals: bool = True) -> RunResult:

@@ -2,18 +2,19 @@
 
 `InGraphTrainer` runs B copies of a batched TF core (the synchronous
 equivalent of the paper's threads). One `tf.function` plays an unroll of K
-steps of environment and agent (acting: `agent.step`, no gradient tape), then
-learns from it as seed_rl's learner does: `agent.unroll` recomputes the
-network over the K steps plus the one after them (for the bootstrap value)
-with the encoder applied once to all (K+1)*B observations, and the A2C
-gradient is applied. Environment state, agent state, the previous
-action/reward and running episode sums live in `tf.Variable`s, carry across
-unrolls (truncated BPTT) and are checkpointed, so a resumed run continues
-exactly where it stopped.
+steps of environment and agent with core and heads on a gradient tape, then
+applies the A2C gradient. The observation encoder is differentiated once on
+all K*B frames after the loop, not step by step inside it (see
+`InGraphTrainer._unroll_and_update`); the gradient equals that of recomputing
+the recorded unroll with `agent.unroll`, as seed_rl's learner does.
+Environment state, agent state, the previous action/reward and running
+episode sums live in `tf.Variable`s, carry across unrolls (truncated BPTT)
+and are checkpointed, so a resumed run continues exactly where it stopped.
 
 `PythonEnvTrainer` trains the same agent on a list of B user-supplied
-`dm_env.Environment`s, stepping them from Python and learning with the same
-`tf.function` over the recorded unroll.
+`dm_env.Environment`s, stepping them from Python and learning from the
+recorded unroll with `agent.unroll` (the encoder once on all (K+1)*B
+observations).
 
 Both expose `train_step() -> dict of floats` (see `meta_rl.metrics` for the
 `sum/` keys), `checkpoint`, `num_updates`, `total_updates`, `env_steps`,
@@ -34,6 +35,9 @@ from environments import core as core_lib
 from meta_rl import losses
 from meta_rl import metrics as metrics_lib
 from meta_rl.agent import MetaRLAgent, sample_action
+
+
+OPTIMIZERS = ('adam', 'rmsprop')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +69,15 @@ class A2CConfig:
   adam_epsilon: float = 1e-7
   max_grad_norm: float = 1.0
 
+  def __post_init__(self):
+    if self.optimizer not in OPTIMIZERS:
+      raise ValueError(f'unknown optimizer {self.optimizer!r}; choose one of '
+                       f'{", ".join(OPTIMIZERS)}')
+    if not 0.0 <= self.gamma <= 1.0:
+      raise ValueError(f'gamma must be in [0, 1], got {self.gamma}')
+    if self.max_grad_norm < 0:
+      raise ValueError(f'max_grad_norm must be >= 0, got {self.max_grad_norm}')
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -84,6 +97,11 @@ class TrainConfig:
   seed: int = 0
   jit_compile: bool = False
 
+  def __post_init__(self):
+    for name in ('batch_size', 'unroll_length', 'total_steps'):
+      if getattr(self, name) < 1:
+        raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+
   @property
   def total_updates(self) -> int:
     return max(1, -(-self.total_steps // (self.batch_size * self.unroll_length)))
@@ -91,9 +109,6 @@ class TrainConfig:
 
 class NonFiniteLossError(RuntimeError):
   """The loss or gradient became NaN/inf; the update was not applied."""
-
-
-OPTIMIZERS = ('adam', 'rmsprop')
 
 
 def make_optimizer(config: A2CConfig, total_updates: int):
@@ -367,8 +382,8 @@ class InGraphTrainer(_A2CLearner):
     grads = tape.gradient(loss, other_vars + ([z] if encoder_vars else []))
     if encoder_vars:
       dz = grads.pop()  # [K, B, F]
-      flat = {name: tf.reshape(ta.stack(), [k * b, *x.shape[1:]])
-              for (name, ta), x in zip(obs_ta.items(), obs.values())}
+      flat = {name: tf.reshape(ta.stack(), [k * b, *obs[name].shape[1:]])
+              for name, ta in obs_ta.items()}
       with tf.GradientTape() as encoder_tape:
         features = self.agent.encode(flat)  # [K*B, F]
       grads += encoder_tape.gradient(
@@ -405,8 +420,10 @@ class PythonEnvTrainer(_A2CLearner):
                        f'{train.batch_size}')
     super().__init__(agent, a2c, train)
     self.envs = envs
-    self.progress_metrics = ()
-    self.derived_metrics = None
+    # A dm_env face of a project task brings its task's declarations.
+    task = getattr(envs[0], 'core', None)
+    self.progress_metrics = getattr(task, 'progress_metrics', ())
+    self.derived_metrics = getattr(task, 'derived_metrics', None)
     self._keys = sorted(agent.observation_spec)
     self._obs = [self._observation(env.reset()) for env in envs]
     self._first = np.ones(len(envs), bool)

@@ -58,6 +58,32 @@ def test_action_repeat_stops_at_episode_end_per_element():
   np.testing.assert_array_equal(np.array(lasts)[:, 0], [0, 1, 0, 1])
 
 
+def test_nested_action_repeat_counts_every_frame_and_baselines_refuse():
+  inner = environments.make_core('easy', action_repeat=2, num_trials=12)
+  core = environments.ActionRepeat(inner, 3)
+  assert environments.unwrap(core).name == 'bandit_easy'
+  state, _ = core.reset(core_lib.make_key(0), 2)
+  _, out = core.step(core_lib.make_key(1), state, tf.zeros([2], tf.int32))
+  np.testing.assert_array_equal(out.metrics['frames'], [6, 6])
+  np.testing.assert_array_equal(out.observation['episode_step'], [6, 6])
+  assert inner.default_baselines == ('random',)
+  from meta_rl import baselines  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match='action repeat'):
+    baselines.make_baseline('bayes_optimal', inner)
+  baselines.make_baseline('random', inner)
+
+
+def test_dm_env_face_step_metrics_restart_with_the_episode():
+  env = environments.make_environment('easy', seed=0, num_trials=2)
+  env.reset()
+  assert env.step_metrics() == {}
+  env.step(0)
+  assert set(env.step_metrics()) == {'regret', 'suboptimal'}
+  env.step(1)
+  env.reset()
+  assert env.step_metrics() == {}
+
+
 def test_trainer_counts_frames_under_action_repeat(tmp_path):
   core = environments.make_core('easy', action_repeat=3, num_trials=9)
   agent = make_agent(core.observation_spec(), 2)
@@ -104,14 +130,14 @@ class _GradientTrainer(InGraphTrainer):
     return out
 
 
-def _reference_gradients(trainer):
-  """The trainer's first update replayed eagerly, learning as seed_rl does:
+def _reference_gradients(trainer, update):
+  """The trainer's next update replayed eagerly, learning as seed_rl does:
   record the unroll, then recompute it with `agent.unroll`."""
   core, agent, k = trainer.core, trainer.agent, trainer.config.unroll_length
   c = {name: tf.nest.map_structure(lambda v: v.read_value(), v)
        for name, v in trainer._carry.items()}  # pylint: disable=protected-access
   env_key, act_key = core_lib.split_key(
-      core_lib.fold_in(core_lib.make_key(trainer.config.seed), 0))
+      core_lib.fold_in(core_lib.make_key(trainer.config.seed), update))
   env_state, obs, state = c['env_state'], c['observation'], c['agent_state']
   initial_state = state
   prev_action, prev_reward, first = c['prev_action'], c['prev_reward'], c['first']
@@ -151,24 +177,27 @@ def _reference_gradients(trainer):
 def test_one_pass_gradient_equals_recomputed_unroll(task, config):
   """The in-graph trainer acts and learns in one pass, with the encoder
   differentiated once on all K*B frames; its gradient must be the gradient of
-  the same loss recomputed over the recorded unroll (episodes end inside it:
-  10-trial episodes, unroll 7, so resets and bootstraps are covered)."""
+  the same loss recomputed over the recorded unroll. 4-trial episodes and
+  unroll 7: episodes end inside unrolls, and the second update starts from
+  the first one's carried state, previous action and reward mid-episode."""
   core = (CueBandit(num_trials=4, size=36) if task == 'cue' else
           environments.make_core(task, num_trials=4))
   agent = make_agent(core.observation_spec(), 2, config)
   trainer = _GradientTrainer(core, agent, A2CConfig(), TrainConfig(
       batch_size=3, unroll_length=7, seed=5))
-  ref_loss, ref_grads = _reference_gradients(trainer)
-  out = trainer._train_step()  # pylint: disable=protected-access
-  assert float(out['loss']) == pytest.approx(ref_loss, rel=1e-5)
-  grads = {k[len('grad:'):]: v for k, v in out.items() if k.startswith('grad:')}
-  assert set(grads) == set(ref_grads)
-  if task == 'cue':
-    assert any('conv' in name for name in grads)
-  for name, g in grads.items():
-    np.testing.assert_allclose(g, ref_grads[name], rtol=2e-4, atol=1e-6,
-                               err_msg=name)
-    assert np.abs(g.numpy()).max() > 0, name
+  for update in range(2):
+    ref_loss, ref_grads = _reference_gradients(trainer, update)
+    out = trainer._train_step()  # pylint: disable=protected-access
+    assert float(out['loss']) == pytest.approx(ref_loss, rel=1e-5)
+    grads = {k[len('grad:'):]: v for k, v in out.items()
+             if k.startswith('grad:')}
+    assert set(grads) == set(ref_grads)
+    if task == 'cue':
+      assert any('conv' in name for name in grads)
+    for name, g in grads.items():
+      np.testing.assert_allclose(g, ref_grads[name], rtol=2e-4, atol=1e-6,
+                                 err_msg=f'{name}, update {update}')
+      assert np.abs(g.numpy()).max() > 0, name
 
 
 def test_learns_from_pixels_only():
@@ -256,20 +285,21 @@ def test_experiment_train_entry_point(tmp_path):
     experiment.train(task, agent, A2CConfig(gamma=0.5), train,
                      experiment.RunConfig(run.run_dir, resume=True))
   for bad, message in [
-      (dict(task=experiment.TaskConfig('bogus')), 'unknown task'),
-      (dict(task=experiment.TaskConfig('easy', {'num_trails': 5})),
+      (lambda: dict(task=experiment.TaskConfig('bogus')), 'unknown task'),
+      (lambda: dict(task=experiment.TaskConfig('easy', {'num_trails': 5})),
        'num_trails'),
-      (dict(a2c=A2CConfig(optimizer='sgd')), 'unknown optimizer'),
-      (dict(agent=AgentConfig(core='gru')), 'unknown core')]:
-    args = dict(task=task, agent=agent, a2c=a2c, train_config=train,
-                run=experiment.RunConfig(str(tmp_path / 'bad')))
-    args.update(bad)
+      (lambda: dict(a2c=A2CConfig(optimizer='sgd')), 'unknown optimizer'),
+      (lambda: dict(train_config=TrainConfig(batch_size=0)), 'batch_size'),
+      (lambda: dict(agent=AgentConfig(core='gru')), 'unknown core')]:
     with pytest.raises(ValueError, match=message):
+      args = dict(task=task, agent=agent, a2c=a2c, train_config=train,
+                  run=experiment.RunConfig(str(tmp_path / 'bad')))
+      args.update(bad())
       experiment.train(**args)
     assert not os.path.exists(tmp_path / 'bad')  # nothing written
 
 
-def test_python_driver_xla_learns_the_same_loss():
+def test_python_driver_xla_computes_the_same_loss():
   """The dm_env driver acts outside XLA, so with and without XLA it records
   the same unroll, and the compiled update must compute the same loss."""
   losses = []

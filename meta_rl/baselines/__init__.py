@@ -110,11 +110,10 @@ def _rescorla_wagner(alpha, core, options):
 
 def _two_step(model_based, core, options):
   del options  # Unused.
-  base = getattr(core, 'core', core)  # under ActionRepeat
-  if not hasattr(base, 'common_prob') or 'state' not in core.observation_spec():
+  if not hasattr(core, 'common_prob') or 'state' not in core.observation_spec():
     raise ValueError(f'{"model_based" if model_based else "model_free"} is a '
                      f'two-step task learner, not for {core.name}')
-  return TwoStepLearner(model_based, common_prob=base.common_prob)
+  return TwoStepLearner(model_based, common_prob=core.common_prob)
 
 
 # name -> builder(core, options): the policy for the task of a batched core;
@@ -152,7 +151,8 @@ def make_baseline(name: str, core, **options):
     The policy.
   Raises:
     ValueError: for an unknown name or option, or a baseline that does not fit
-      the task.
+      the task (every baseline but `random` reasons about single primitive
+      steps, so none other fits a task under action repeat).
   """
   if name not in BASELINES:
     raise ValueError(f'unknown baseline {name!r}; choose one of '
@@ -161,6 +161,9 @@ def make_baseline(name: str, core, **options):
   if unknown:
     raise ValueError(f'unknown baseline option {", ".join(map(repr, unknown))}; '
                      f'the options are {", ".join(OPTIONS)}')
+  if getattr(core, 'repeat', 1) > 1 and name != 'random':
+    raise ValueError(f'baseline {name!r} is not defined under action repeat '
+                     f'({core.repeat} steps per decision); only random is')
   return BASELINES[name](core, {**OPTIONS, **options})
 
 

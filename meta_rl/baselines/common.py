@@ -2,8 +2,8 @@
 
 Every baseline is a batched NumPy policy (see `meta_rl.baselines`). This module
 holds what the task families share: random tie-breaking, the rows a step
-updates, softmax sampling of actions (`sample_action`, also used to sample the
-agent's actions), the count-keeping base `CountingPolicy`, and the policies
+updates, softmax sampling of actions for NumPy policies (`sample_action`; agents,
+in TF, sample with `meta_rl.agent.sample_action`), the count-keeping base `CountingPolicy`, and the policies
 that need nothing of a task but its number of arms: `RandomPolicy`, `UCB` and
 `UCB1`, and the Rescorla-Wagner learners of Section 3.1.4 of Wang et al.
 (2016).
