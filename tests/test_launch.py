@@ -319,3 +319,34 @@ def test_two_step_launcher_and_exp5_analysis(tmp_path):
   proc = _launch('evaluate.py', f'--saved_model={run}/saved_model',
                  '--task=independent', check=2)
   assert "'state'" in _error_line(proc)
+
+
+def test_evaluate_on_a_users_dm_env(run_dir, tmp_path):
+  """--env_factory: a user's dm_env module, stepped from Python, seeded from
+  --seed; --record keeps the first --record_episodes episodes."""
+  (tmp_path / 'my_env.py').write_text(
+      'import environments\n'
+      'def make_env(seed):\n'
+      '  assert seed >= 7\n'
+      '  return environments.make_environment("easy", seed=seed, num_trials=10)\n')
+  record = str(tmp_path / 'rec.npz')
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'launch', 'evaluate.py'),
+       f'--saved_model={run_dir}/saved_model', '--env_factory=my_env:make_env',
+       '--num_episodes=12', '--env_batch=5', '--seed=7',
+       f'--output_dir={tmp_path}', f'--record={record}', '--record_episodes=4'],
+      capture_output=True, text=True, cwd=ROOT,
+      env=dict(ENV, PYTHONPATH=str(tmp_path)))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  report = json.load(open(tmp_path / 'make_env.json'))
+  agent = report['results']['agent']
+  assert set(report['results']) == {'agent'} and agent['num_episodes'] == 12
+  assert agent['final_regret_mean'] == pytest.approx(
+      0.8 * agent['final_suboptimal_mean'], rel=1e-4)
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  rec = np.load(record)
+  assert rec['actions'].shape == (4, 10)
+  assert rec['state_lstm_h'].shape == (4, 10, 48)
+  proc = _launch('evaluate.py', f'--saved_model={run_dir}/saved_model',
+                 '--env_factory=no_such_module:make', check=2)
+  assert 'no_such_module' in _error_line(proc)
