@@ -46,5 +46,6 @@ def is_suboptimal(info, action):
 
 def arm_metrics(info, action):
   """`{'regret': [B], 'suboptimal': [B]}` of one step of a bandit task."""
-  return {'regret': expected_regret(info, action),
-          'suboptimal': is_suboptimal(info, action)}
+  regret = expected_regret(info, action)
+  # max - chosen > 0 exactly where chosen < max: `is_suboptimal` from regret.
+  return {'regret': regret, 'suboptimal': tf.cast(regret > 0.0, tf.float32)}

@@ -19,43 +19,49 @@ import tensorflow as tf
 SUM_PREFIX = 'sum/'
 
 
-def track_episodes(running: Mapping[str, tf.Tensor],
-                   totals: Mapping[str, tf.Tensor], reward: tf.Tensor,
+def episode_keys(metric_names) -> Tuple[str, ...]:
+  """Columns of the episode sums: `episodes`, `return`, then the metrics."""
+  reserved = {'return', 'episodes'} & set(metric_names)
+  if reserved:
+    raise ValueError(f'task metric names {sorted(reserved)} are reserved')
+  return ('episodes', 'return', *sorted(metric_names))
+
+
+def zero_episode_sums(keys, batch_size) -> tf.Tensor:
+  """Zero sums float32 [B, len(keys)] (running or finished)."""
+  return tf.zeros([batch_size, len(keys)], tf.float32)
+
+
+def track_episodes(running: tf.Tensor, totals: tf.Tensor, reward: tf.Tensor,
                    metrics: Mapping[str, tf.Tensor],
-                   last: tf.Tensor) -> Tuple[Dict[str, tf.Tensor],
-                                             Dict[str, tf.Tensor]]:
+                   last: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
   """One step of episode bookkeeping for B environments.
 
+  Both sums have the columns `episode_keys(metrics)`: the `episodes` column
+  adds `last`, so each finished episode counts 1.
+
   Args:
-    running: per-environment sums [B] of the current episodes: `return` and
-      each metric name.
-    totals: scalar sums over finished episodes: `episodes` and the same keys.
+    running: float32 [B, M], sums of the current episodes.
+    totals: float32 [B, M], sums over each environment's finished episodes.
     reward: float32 [B] reward of the step.
     metrics: float32 [B] task metrics of the step (`StepOutput.metrics`).
     last: bool [B], True where the step ended an episode.
   Returns:
     (running, totals) after the step; running sums restart where `last`.
   """
-  reserved = {'return', 'episodes'} & set(metrics)
-  if reserved:
-    raise ValueError(f'task metric names {sorted(reserved)} are reserved')
-  values = dict(metrics, **{'return': reward})
-  done = tf.cast(last, tf.float32)
-  running = {k: running[k] + tf.cast(v, tf.float32) for k, v in values.items()}
-  totals = dict(totals)
-  totals['episodes'] = totals['episodes'] + tf.reduce_sum(done)
-  for k, v in running.items():
-    totals[k] = totals[k] + tf.reduce_sum(done * v)
-  running = {k: v * (1.0 - done) for k, v in running.items()}
-  return running, totals
+  ended = tf.cast(last, tf.float32)
+  values = tf.stack([ended, tf.cast(reward, tf.float32)] +
+                    [tf.cast(metrics[k], tf.float32) for k in sorted(metrics)],
+                    axis=-1)  # [B, M]
+  running = running + values
+  last = tf.convert_to_tensor(last)[:, None]
+  totals = totals + tf.where(last, running, 0.0)
+  return tf.where(last, 0.0, running), totals
 
 
-def zero_episode_sums(metric_names, batch_size) -> Tuple[Dict, Dict]:
-  """Empty (running, totals) for `track_episodes`."""
-  keys = ['return', *metric_names]
-  running = {k: tf.zeros([batch_size], tf.float32) for k in keys}
-  totals = {k: tf.constant(0.0) for k in ['episodes', *keys]}
-  return running, totals
+def sum_over_batch(keys, totals) -> Dict[str, tf.Tensor]:
+  """Episode sums [B, M] -> {key: scalar sum over the B environments}."""
+  return dict(zip(keys, tf.unstack(tf.reduce_sum(totals, axis=0))))
 
 
 def summarise(window: Mapping[str, float], num_updates: int,

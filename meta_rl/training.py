@@ -278,9 +278,10 @@ class InGraphTrainer(_A2CLearner):
     # The task's metric names, from one throw-away step.
     _, probe = core.step(core_lib.fold_in(self._root_key, -2), env_state,
                          tf.zeros([b], tf.int32))
-    self._metric_names = sorted(probe.metrics)
+    self._episode_keys = metrics_lib.episode_keys(probe.metrics)
+    self._has_frames = 'frames' in probe.metrics
     self._feature_size = int(agent.encode(obs).shape[-1])
-    running, _ = metrics_lib.zero_episode_sums(self._metric_names, b)
+    running = metrics_lib.zero_episode_sums(self._episode_keys, b)
     # Everything an unroll carries over to the next one, as variables.
     self._carry = {
         'env_state': _variables_like(env_state, 'env_state'),
@@ -289,7 +290,8 @@ class InGraphTrainer(_A2CLearner):
         'prev_action': tf.Variable(-tf.ones([b], tf.int32), trainable=False),
         'prev_reward': tf.Variable(tf.zeros([b]), trainable=False),
         'first': tf.Variable(tf.ones([b], tf.bool), trainable=False),
-        'episode_sums': _variables_like(running, 'episode_sums'),
+        'episode_sums': tf.Variable(running, trainable=False,
+                                    name='episode_sums'),
     }
     self.checkpoint = tf.train.Checkpoint(
         agent=agent, optimizer=self.optimizer, num_updates=self._num_updates,
@@ -322,8 +324,8 @@ class InGraphTrainer(_A2CLearner):
     prev_action = c['prev_action'].read_value()
     prev_reward = c['prev_reward'].read_value()
     first = c['first'].read_value()
-    running = _read(c['episode_sums'])
-    _, totals = metrics_lib.zero_episode_sums(self._metric_names, 0)
+    running = c['episode_sums'].read_value()
+    totals = metrics_lib.zero_episode_sums(self._episode_keys, b)
     frames = tf.constant(0.0)
     encoder_vars = self.agent.encoder.trainable_variables
     encoder_ids = {id(v) for v in encoder_vars}
@@ -358,9 +360,8 @@ class InGraphTrainer(_A2CLearner):
             self.core, core_lib.fold_in(env_key, t), env_state, action)
         running, totals = metrics_lib.track_episodes(
             running, totals, step.reward, step.metrics, step.last)
-        frames += (tf.reduce_sum(step.metrics['frames'])
-                   if 'frames' in step.metrics
-                   else tf.cast(tf.size(action), tf.float32))
+        if self._has_frames:
+          frames += tf.reduce_sum(step.metrics['frames'])
         logits_ta = logits_ta.write(t, out.logits)
         values_ta = values_ta.write(t, out.value)
         actions_ta = actions_ta.write(t, action)
@@ -391,15 +392,16 @@ class InGraphTrainer(_A2CLearner):
           output_gradients=tf.reshape(dz, [k * b, self._feature_size]))
     metrics = self._apply(loss, extra, grads, other_vars + encoder_vars,
                           rewards)
-    self._frames.assign_add(tf.cast(frames, tf.int64))
+    self._frames.assign_add(tf.cast(frames, tf.int64) if self._has_frames
+                            else k * b)
     _assign(c['env_state'], env_state)
     _assign(c['observation'], obs)
     _assign(c['agent_state'], tree.map_structure(tf.stop_gradient, agent_state))
-    _assign(c['episode_sums'], running)
+    c['episode_sums'].assign(running)
     for name, value in [('prev_action', prev_action), ('prev_reward', prev_reward),
                         ('first', first)]:
       c[name].assign(value)
-    metrics.update(_sums(totals))
+    metrics.update(_sums(metrics_lib.sum_over_batch(self._episode_keys, totals)))
     return metrics
 
 
@@ -430,7 +432,9 @@ class PythonEnvTrainer(_A2CLearner):
     self._prev_action = -np.ones(len(envs), np.int32)
     self._prev_reward = np.zeros(len(envs), np.float32)
     self._agent_state = agent.initial_state(len(envs))
-    self._running = None  # episode sums, keyed once the metrics are known
+    self._running = None  # episode sums, once the metrics are known
+    self._episode_keys = None
+    self._track = tf.function(metrics_lib.track_episodes)
     self.checkpoint = tf.train.Checkpoint(
         agent=agent, optimizer=self.optimizer, num_updates=self._num_updates,
         frames=self._frames)
@@ -484,11 +488,12 @@ class PythonEnvTrainer(_A2CLearner):
       metrics = {name: np.array([m[name] for m in step_metrics], np.float32)
                  for name in step_metrics[0]}
       if self._running is None:
-        self._running, _ = metrics_lib.zero_episode_sums(metrics, b)
+        self._episode_keys = metrics_lib.episode_keys(metrics)
+        self._running = metrics_lib.zero_episode_sums(self._episode_keys, b)
       if totals is None:
-        _, totals = metrics_lib.zero_episode_sums(metrics, 0)
-      self._running, totals = metrics_lib.track_episodes(
-          self._running, totals, rewards, metrics, lasts)
+        totals = metrics_lib.zero_episode_sums(self._episode_keys, b)
+      self._running, totals = self._track(self._running, totals, rewards,
+                                          metrics, lasts)
       self._frames.assign_add(int(metrics['frames'].sum()) if 'frames' in metrics
                               else b)
       steps.append((inputs, first, actions, rewards, discounts))
@@ -501,5 +506,6 @@ class PythonEnvTrainer(_A2CLearner):
     first = np.concatenate([first, self._first[None]])
     metrics = dict(self._learn_fn(inputs, first, initial_state, actions,
                                   rewards, discounts))
-    metrics.update(_sums(totals))
+    metrics.update(_sums(metrics_lib.sum_over_batch(self._episode_keys,
+                                                    totals)))
     return metrics

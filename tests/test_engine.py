@@ -99,7 +99,9 @@ def test_trainer_counts_frames_under_action_repeat(tmp_path):
 
 
 def test_track_episodes_and_summarise():
-  running, totals = metrics.zero_episode_sums(['regret'], 2)
+  keys = metrics.episode_keys(['regret'])
+  assert keys == ('episodes', 'return', 'regret')
+  running = totals = metrics.zero_episode_sums(keys, 2)
   steps = [([1.0, 0.0], [0.5, 0.0], [False, True]),
            ([2.0, 1.0], [0.0, 0.25], [True, False]),
            ([4.0, 8.0], [1.0, 1.0], [False, True])]
@@ -109,10 +111,13 @@ def test_track_episodes_and_summarise():
         tf.constant(last))
   # Finished: env 0 after step 2 (return 3, regret 0.5); env 1 after step 1
   # (0, 0) and step 3 (9, 1.25). Env 0 is running with 4 and 1.
-  assert float(totals['episodes']) == 3
-  assert float(totals['return']) == 3 + 0 + 9
-  assert float(totals['regret']) == pytest.approx(0.5 + 1.25)
-  np.testing.assert_allclose(running['return'], [4.0, 0.0])
+  np.testing.assert_allclose(totals, [[1, 3, 0.5], [2, 9, 1.25]])
+  np.testing.assert_allclose(running, [[0, 4, 1], [0, 0, 0]])
+  summed = metrics.sum_over_batch(keys, totals)
+  assert {k: float(v) for k, v in summed.items()} == {
+      'episodes': 3.0, 'return': 12.0, 'regret': 1.75}
+  with pytest.raises(ValueError, match='reserved'):
+    metrics.episode_keys(['return'])
   window = {'loss': 3.0, 'sum/episodes': 3.0, 'sum/return': 12.0,
             'sum/regret': 1.75}
   out = metrics.summarise(window, 2, lambda t: {'per_ep': t['return'] / 3})
