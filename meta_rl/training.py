@@ -434,7 +434,7 @@ class PythonEnvTrainer(_A2CLearner):
     self._agent_state = agent.initial_state(len(envs))
     self._running = None  # episode sums, once the metrics are known
     self._episode_keys = None
-    self._track = tf.function(metrics_lib.track_episodes)
+    self._track = tf.function(self._track_unroll)
     self.checkpoint = tf.train.Checkpoint(
         agent=agent, optimizer=self.optimizer, num_updates=self._num_updates,
         frames=self._frames)
@@ -459,12 +459,21 @@ class PythonEnvTrainer(_A2CLearner):
     metrics = getattr(env, 'step_metrics', None)
     return {k: float(v) for k, v in metrics().items()} if metrics else {}
 
+  @staticmethod
+  def _track_unroll(running, rewards, metrics, lasts):
+    """Episode bookkeeping over a recorded unroll ([K, B] inputs) in one call."""
+    totals = tf.zeros_like(running)
+    for t in tf.range(tf.shape(rewards)[0]):
+      running, totals = metrics_lib.track_episodes(
+          running, totals, rewards[t], {k: v[t] for k, v in metrics.items()},
+          lasts[t])
+    return running, totals
+
   def _train_step(self):
     k, b = self.config.unroll_length, len(self.envs)
     key = core_lib.fold_in(self._root_key, self._num_updates)
     initial_state = self._agent_state
-    totals = None
-    steps = []
+    steps, step_metrics_k, lasts_k = [], [], []
     for t in range(k):
       inputs, first = self._inputs(), self._first.copy()
       actions, self._agent_state = self._act(
@@ -485,17 +494,10 @@ class PythonEnvTrainer(_A2CLearner):
           ts = env.reset()
         self._obs[i] = self._observation(ts)
         self._first[i] = ts.first()
-      metrics = {name: np.array([m[name] for m in step_metrics], np.float32)
-                 for name in step_metrics[0]}
-      if self._running is None:
-        self._episode_keys = metrics_lib.episode_keys(metrics)
-        self._running = metrics_lib.zero_episode_sums(self._episode_keys, b)
-      if totals is None:
-        totals = metrics_lib.zero_episode_sums(self._episode_keys, b)
-      self._running, totals = self._track(self._running, totals, rewards,
-                                          metrics, lasts)
-      self._frames.assign_add(int(metrics['frames'].sum()) if 'frames' in metrics
-                              else b)
+      step_metrics_k.append(
+          {name: np.array([m[name] for m in step_metrics], np.float32)
+           for name in step_metrics[0]})
+      lasts_k.append(lasts)
       steps.append((inputs, first, actions, rewards, discounts))
       self._prev_action, self._prev_reward = actions, rewards
     inputs, first, actions, rewards, discounts = [
@@ -504,6 +506,15 @@ class PythonEnvTrainer(_A2CLearner):
     inputs = tree.map_structure(lambda x, y: np.concatenate([x, y[None]]),
                                 inputs, self._inputs())
     first = np.concatenate([first, self._first[None]])
+    step_metrics = {name: np.stack([m[name] for m in step_metrics_k])
+                    for name in step_metrics_k[0]}  # [K, B] each
+    if self._running is None:
+      self._episode_keys = metrics_lib.episode_keys(step_metrics)
+      self._running = metrics_lib.zero_episode_sums(self._episode_keys, b)
+    self._running, totals = self._track(self._running, rewards, step_metrics,
+                                        np.stack(lasts_k))
+    self._frames.assign_add(int(step_metrics['frames'].sum())
+                            if 'frames' in step_metrics else k * b)
     metrics = dict(self._learn_fn(inputs, first, initial_state, actions,
                                   rewards, discounts))
     metrics.update(_sums(metrics_lib.sum_over_batch(self._episode_keys,
