@@ -6,6 +6,7 @@ from environments.bandits import BernoulliBandit, DISTRIBUTIONS as BANDIT_TASKS
 from environments.core import (ActionRepeat, BatchedCore, StepOutput,
                                step_autoreset, unwrap)
 from environments.dm_env_face import CoreEnvironment
+from environments.harlow import HarlowConfig, HarlowTask
 from environments.informative_bandit import InformativeBandit
 from environments.restless_bandit import RestlessBandit
 from environments.two_step import TwoStepTask
@@ -16,6 +17,7 @@ TASKS.update({
     'restless': lambda **kw: RestlessBandit('train', **kw),  # Exp 4
     'restless_test': lambda **kw: RestlessBandit('test', **kw),
     'two_step': TwoStepTask,  # Exp 5 (Section 3.2.1)
+    'harlow': HarlowTask,  # Exp 6 (Section 3.2.2); split='test': held out
 })
 
 # The tasks each training launcher offers (`--task` choices); test variants
@@ -23,6 +25,7 @@ TASKS.update({
 TRAINING_TASKS = {
     'bandits': BANDIT_TASKS + ('informative', 'restless'),
     'two_step': ('two_step',),
+    'harlow': ('harlow',),
 }
 
 
@@ -52,5 +55,5 @@ def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
 
 __all__ = ['ActionRepeat', 'unwrap', 'BatchedCore', 'StepOutput', 'step_autoreset',
            'CoreEnvironment', 'BernoulliBandit', 'InformativeBandit',
-           'RestlessBandit', 'TwoStepTask', 'BANDIT_TASKS', 'TASKS',
+           'RestlessBandit', 'TwoStepTask', 'HarlowConfig', 'HarlowTask', 'BANDIT_TASKS', 'TASKS',
            'TRAINING_TASKS', 'make_core', 'make_environment']

@@ -70,6 +70,11 @@ class BatchedCore(abc.ABC):
   progress_metrics: Tuple[str, ...] = ()
   # Names of `meta_rl.baselines` policies evaluation compares with by default.
   default_baselines: Tuple[str, ...] = ('random',)
+  # True for a core whose observation is a function of its state (e.g. a
+  # rendered screen): it then also offers `transition` (a step without the
+  # observation) and `observe`, so that `ActionRepeat` renders only the
+  # decision's last frame.
+  observes_state: bool = False
 
   @property
   @abc.abstractmethod
@@ -100,6 +105,14 @@ class BatchedCore(abc.ABC):
 
   def action_spec(self) -> specs.DiscreteArray:
     return specs.DiscreteArray(self.num_actions, dtype=int, name='action')
+
+  def transition(self, key: tf.Tensor, state: Any, action: tf.Tensor) -> tuple:
+    """`step` without the observation (cores with `observes_state`)."""
+    raise NotImplementedError(f'{type(self).__name__} does not observe its state')
+
+  def observe(self, state: Any) -> Dict[str, tf.Tensor]:
+    """The observation of `state` (cores with `observes_state`)."""
+    raise NotImplementedError(f'{type(self).__name__} does not observe its state')
 
   def derived_metrics(self, totals: Mapping[str, float]) -> Dict[str, float]:
     """Task scalars from episode sums over a window of finished episodes.
@@ -225,6 +238,7 @@ class ActionRepeat(BatchedCore):
   of that element are not taken. `StepOutput.metrics['frames']` counts the
   primitive steps taken [B] (so an episode's sum is its length in frames);
   `info` is the ground truth before the decision's first primitive step.
+  A core with `observes_state` is rendered once per decision.
   `episode_length` is in decisions: ceil(core.episode_length / repeat).
   """
 
@@ -260,7 +274,10 @@ class ActionRepeat(BatchedCore):
     return self.core.derived_metrics(totals)
 
   def step(self, key, state, action):
-    state, out = self.core.step(fold_in(key, 0), state, action)
+    # A core that renders its state is rendered once, after the last step.
+    lazy = self.core.observes_state
+    step = self.core.transition if lazy else self.core.step
+    state, out = step(fold_in(key, 0), state, action)
     done = out.last
     ones = tf.ones_like(out.reward)
     metrics = dict(out.metrics, frames=out.metrics.get('frames', ones))
@@ -268,7 +285,7 @@ class ActionRepeat(BatchedCore):
       # Elements whose episode ended keep their state; what the core returns
       # for them is discarded with tf.where (never multiplied by 0, which
       # would let a NaN through).
-      next_state, nxt = self.core.step(fold_in(key, i), state, action)
+      next_state, nxt = step(fold_in(key, i), state, action)
       active = tf.logical_not(done)
       state = select(active, next_state, state)
       step_metrics = dict(nxt.metrics, frames=nxt.metrics.get('frames', ones))
@@ -279,6 +296,8 @@ class ActionRepeat(BatchedCore):
           discount=tf.where(active, nxt.discount, out.discount),
           observation=select(active, nxt.observation, out.observation))
       done = tf.logical_or(done, nxt.last)
+    if lazy:  # an ended episode's state stopped at its last step
+      out = out._replace(observation=self.core.observe(state))
     return state, out._replace(last=done, metrics=metrics)
 
 
