@@ -29,6 +29,11 @@ TRAINING_TASKS = {
 }
 
 
+# Arguments that turn a training task into its test variant, applied by the
+# launchers' evaluation (e.g. Harlow's held-out image set).
+TEST_KWARGS = {'harlow': {'split': 'test'}}
+
+
 def make_core(task: str, action_repeat: int = 1, **kwargs) -> BatchedCore:
   """The batched core of a named task (see `TASKS`), built with the task's
   keyword arguments and wrapped in `ActionRepeat` if `action_repeat` > 1.
@@ -56,4 +61,4 @@ def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
 __all__ = ['ActionRepeat', 'unwrap', 'BatchedCore', 'StepOutput', 'step_autoreset',
            'CoreEnvironment', 'BernoulliBandit', 'InformativeBandit',
            'RestlessBandit', 'TwoStepTask', 'HarlowConfig', 'HarlowTask', 'BANDIT_TASKS', 'TASKS',
-           'TRAINING_TASKS', 'make_core', 'make_environment']
+           'TRAINING_TASKS', 'TEST_KWARGS', 'make_core', 'make_environment']

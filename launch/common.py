@@ -11,6 +11,7 @@ and calls `meta_rl.experiment.train`:
   training: --batch_size --unroll_length --total_steps --seed --jit_compile
             --action_repeat
   run:      --run_dir --resume --checkpoint_every --log_every_secs
+            --keep_every
 
 Choices (--core, --task, --optimizer, baselines) come from the library's
 registries. Errors are one `error: ...` line on stderr and exit status 2.
@@ -112,13 +113,17 @@ def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
                        'Checkpoint every N updates.')
   flags.DEFINE_float('log_every_secs', run.log_every_secs,
                      'Seconds between progress lines.')
+  flags.DEFINE_integer('keep_every', None, 'Also keep the checkpoint of every '
+                       'multiple of this many updates for good (in '
+                       'RUN_DIR/checkpoints/kept/), for analyses over '
+                       'training; default: only the latest 3.')
   flags.register_validator('reward_values', _all_floats,
                            message='--reward_values must be numbers')
   flags.register_validator('stacked_units', lambda v: len(v) == 2 and all(
       s.isdigit() and int(s) > 0 for s in v),
                            message='--stacked_units must be two positive sizes')
   for name in ('num_units', 'batch_size', 'unroll_length', 'total_steps',
-               'checkpoint_every', 'action_repeat'):
+               'checkpoint_every', 'action_repeat', 'keep_every'):
     flags.register_validator(name, lambda v: v is None or v > 0,
                              message=f'--{name} must be positive')
 
@@ -194,7 +199,7 @@ def configs_from_flags():
   run = experiment.RunConfig(
       run_dir=FLAGS.run_dir, resume=FLAGS.resume,
       checkpoint_every=FLAGS.checkpoint_every,
-      log_every_secs=FLAGS.log_every_secs)
+      log_every_secs=FLAGS.log_every_secs, keep_every=FLAGS.keep_every)
   return agent, a2c, train, run
 
 
@@ -236,13 +241,14 @@ def train(task: 'experiment.TaskConfig') -> str:
 
 
 def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
-                      trained_on=None):
+                      trained_on=None, task_overrides=None):
   """What an experiment analysis launcher starts with.
 
   Checks that the outputs RUN_DIR/eval/<outputs> may be written, loads the
   run's latest SavedModel, makes the test task and the baselines; any problem
   is one error line and exit 2. `trained_on`: task names the run may have
-  been trained on (checked against its metadata). Returns `(core, policies,
+  been trained on (checked against its metadata); `task_overrides`: task
+  arguments of the test core (e.g. Harlow's `image_dir`). Returns `(core, policies,
   paths)` where `policies` maps 'agent' and each baseline name to a policy
   and `paths` maps each output name to its path.
   """
@@ -259,7 +265,7 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
     if trained_on and trained not in trained_on:
       fail(f'{run_dir} holds an agent trained on {trained!r}, not on '
            f'{" or ".join(trained_on)}')
-    core, _ = make_test_core(task, agent.metadata)
+    core, _ = make_test_core(task, agent.metadata, **(task_overrides or {}))
     agent.check_fits_core(core)
     policies = {'agent': agent}
     policies.update({b: baselines_lib.make_baseline(b, core, **baseline_options())
@@ -274,11 +280,13 @@ def make_test_core(task, metadata, **overrides):
   """The core to test an exported agent on, and the task arguments used: the
   task as trained (its arguments, e.g. num_trials or swap_prob, and action
   repeat) when it is the training task; another task keeps only the trained
-  episode length (num_trials) and action repeat. `overrides` replace task
-  arguments. Raises ValueError for an unknown task or bad arguments."""
+  episode length (num_trials) and action repeat. Then the task's test
+  variant (`environments.TEST_KWARGS`, e.g. Harlow's held-out images) and
+  `overrides` replace task arguments. Raises ValueError for an unknown task or bad arguments."""
   kwargs = dict(metadata.get('task_kwargs', {}))
   if task != metadata.get('task'):
     kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
+  kwargs.update(environments.TEST_KWARGS.get(task, {}))
   kwargs.update(overrides)
   core = environments.make_core(
       task, action_repeat=metadata.get('action_repeat', 1), **kwargs)

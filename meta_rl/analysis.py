@@ -202,3 +202,76 @@ def stay_regression(trials, lags: int = 1) -> Dict[str, Dict[str, float]]:
                 'error': f'{type(e).__name__}: {e}'} for n in names}
   return {n: {'coef': float(b), 'se': float(se), 'z': float(z), 'p_value': float(p)}
           for n, (b, se, z, p) in zip(names, values)}
+
+
+# ----------------------------------------------------------------------------
+# Harlow's task (Section 3.2.2, Fig 6).
+
+
+def harlow_trials(episodes) -> Dict[str, np.ndarray]:
+  """Per-trial arrays [N, K] (K = most trials in an episode) from
+  `evaluation.play_episodes` on Harlow's task (under any action repeat):
+  `correct` (1/0; NaN where the episode had no such trial), `decisions` and
+  `frames` (agent steps and primitive steps since the previous selection, or
+  since the episode's start, up to and including this one's), and `first`
+  (trial 1's outcome per episode, [N], NaN without a trial)."""
+  selected = np.asarray(episodes['metric_trials']) > 0  # [N, T]
+  correct = np.asarray(episodes['metric_correct'])
+  frames = np.asarray(episodes.get('metric_frames',
+                                   np.ones_like(correct)), np.float64)
+  valid = np.asarray(episodes['valid'])
+  if (selected.sum(1) > selected.shape[1]).any():
+    raise ValueError('not Harlow episodes')
+  n = selected.shape[0]
+  k = max(int(selected.sum(1).max()), 1)
+  out = {key: np.full((n, k), np.nan) for key in ('correct', 'decisions',
+                                                  'frames')}
+  steps = np.cumsum(valid, 1)
+  cum_frames = np.cumsum(frames * valid, 1)
+  for i in range(n):
+    at = np.nonzero(selected[i])[0]
+    out['correct'][i, :len(at)] = correct[i, at]
+    out['decisions'][i, :len(at)] = np.diff(np.concatenate([[0], steps[i, at]]))
+    out['frames'][i, :len(at)] = np.diff(np.concatenate([[0], cum_frames[i, at]]))
+  out['first'] = out['correct'][:, 0]
+  return out
+
+
+def _rate(x) -> Dict[str, float]:
+  x = np.asarray(x, np.float64)
+  x = x[~np.isnan(x)]
+  p = float(x.mean()) if x.size else float('nan')
+  se = float(np.sqrt(p * (1 - p) / x.size)) if x.size > 1 else float('nan')
+  return {'p': p, 'se': se, 'n': int(x.size)}
+
+
+def choice_by_trial(trials) -> Dict[str, Dict[str, list]]:
+  """P(choose the rewarded image) by trial number 1..K (Fig 6f), overall and
+  split by trial 1's outcome (`after_win`, `after_loss`): for each split,
+  lists `p`, `se` (binomial) and `n` over trial numbers."""
+  correct, first = trials['correct'], trials['first']
+  out = {}
+  for name, rows in (('all', np.ones(len(first), bool)),
+                     ('after_win', first == 1), ('after_loss', first == 0)):
+    rates = [_rate(correct[rows, j]) for j in range(correct.shape[1])]
+    out[name] = {key: [r[key] for r in rates] for key in ('p', 'se', 'n')}
+  return out
+
+
+def harlow_summary(trials) -> Dict[str, float]:
+  """The targets' numbers: P(correct) on trial 1, on trials 2..K overall and
+  after a rewarded / unrewarded trial 1 (with SEs and counts), the mean
+  decisions and frames per trial, and the trials completed per episode."""
+  correct, first = trials['correct'], trials['first']
+  later = correct[:, 1:]
+  out = {}
+  for name, x in (('trial_1', correct[:, 0]), ('later', later),
+                  ('later_after_win', later[first == 1]),
+                  ('later_after_loss', later[first == 0])):
+    r = _rate(np.ravel(x))
+    out.update({f'p_correct_{name}': r['p'], f'p_correct_{name}_se': r['se'],
+                f'n_{name}': r['n']})
+  out['decisions_per_trial'] = float(np.nanmean(trials['decisions']))
+  out['frames_per_trial'] = float(np.nanmean(trials['frames']))
+  out['trials_per_episode'] = float(np.mean((~np.isnan(correct)).sum(1)))
+  return out

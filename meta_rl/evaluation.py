@@ -150,6 +150,30 @@ class AgentPolicy(TFPolicy):
     return out.logits, state
 
 
+def checkpoint_policy(run_dir: str, checkpoint: str, core: core_lib.BatchedCore,
+                      greedy: bool = False) -> AgentPolicy:
+  """The agent of one of a run's training checkpoints (e.g. one kept with
+  `keep_every`, see `runner.kept_checkpoints`) as a frozen policy: the network
+  is rebuilt from RUN_DIR/config.json for `core`'s observations and its
+  weights restored from the checkpoint prefix `checkpoint`.
+
+  Raises ValueError if the checkpoint does not hold this agent's weights.
+  """
+  from meta_rl import agent as agent_lib  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(run_dir, 'config.json')) as f:
+    fields = json.load(f)['agent']
+  config = agent_lib.AgentConfig(**{
+      k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+  net = agent_lib.make_agent(core.observation_spec(), core.num_actions, config)
+  try:
+    tf.train.Checkpoint(agent=net).restore(
+        checkpoint).expect_partial().assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.NotFoundError) as e:
+    raise ValueError(f'checkpoint {checkpoint} does not fit the agent of '
+                     f'{run_dir}: {str(e).splitlines()[0]}') from e
+  return AgentPolicy(net, greedy)
+
+
 def _episodes_dict(columns: Dict[str, np.ndarray], states, record_states):
   """Assembles the output of `play_episodes` from time-major columns."""
   out = {k: np.swapaxes(v, 0, 1) for k, v in columns.items()}
@@ -240,9 +264,12 @@ def _play_in_python(core, policy, n, horizon, seed, record_n, record_states):
   inputs['prev_reward'] = np.zeros(n, np.float32)
   alive = np.ones(n, bool)
   rows, states = [], []
+  wants_info = getattr(policy, 'uses_task_info', False)
   for t in range(horizon):
-    action, state = policy.step(inputs, state, rng)
     info = core.task_info(env_state)
+    if wants_info:
+      inputs['task_info'] = {k: v.numpy() for k, v in info.items()}
+    action, state = policy.step(inputs, state, rng)
     env_state, step = core.step(core_lib.fold_in(root, t),
                                 env_state, tf.constant(action, tf.int32))
     mask = alive.astype(np.float32)
@@ -296,14 +323,17 @@ def play_dm_env_episodes(envs: Sequence[dm_env.Environment], policy,
       inputs = {k: np.stack([np.asarray(ts.observation[k]) for ts in timesteps])
                 for k in timesteps[0].observation}
       inputs.update(prev_action=prev_action, prev_reward=prev_reward)
+      infos = [env.task_info() if hasattr(env, 'task_info') else {}
+               for env in active]
+      if getattr(policy, 'uses_task_info', False) and infos[0]:
+        inputs['task_info'] = {k: np.stack([np.asarray(x[k]) for x in infos])
+                               for k in infos[0]}
       action, state = policy.step(inputs, state, rng)
       action = np.asarray(action, np.int32)
       row = {'actions': action, 'rewards': np.zeros(m, np.float32),
              'valid': alive.copy()}
-      infos, metrics = [], []
+      metrics = []
       for i, env in enumerate(active):
-        info = getattr(env, 'task_info', None)
-        infos.append(info() if info else {})
         if alive[i]:
           timesteps[i] = env.step(int(action[i]))
         get = getattr(env, 'step_metrics', None)

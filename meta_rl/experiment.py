@@ -57,6 +57,9 @@ class RunConfig:
     log_every_secs: seconds between progress lines and TensorBoard points.
     handle_signals: stop cleanly on SIGTERM (main thread only).
     export: write a SavedModel at the end.
+    keep_every: also keep the checkpoint of every multiple of this many
+      updates for good (RUN_DIR/checkpoints/kept/), for analyses over
+      training; None keeps only the latest 3.
   """
   run_dir: str
   resume: bool = False
@@ -64,6 +67,7 @@ class RunConfig:
   log_every_secs: float = 5.0
   handle_signals: bool = True
   export: bool = True
+  keep_every: Optional[int] = None
 
 
 @dataclasses.dataclass
@@ -135,7 +139,8 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
                       checkpoint_every=run.checkpoint_every,
                       log_every_secs=run.log_every_secs, name=task.name,
                       log=log, on_log=on_log,
-                      handle_signals=run.handle_signals)
+                      handle_signals=run.handle_signals,
+                      keep_every=run.keep_every)
   path = None
   if run.export and not result.stopped_early:
     meta = dict(metadata or {})

@@ -108,7 +108,8 @@ def run(trainer, run_dir: str, *, resume: bool = False,
         checkpoint_every: int = 200, log_every_secs: float = 5.0,
         name: str = 'train', log: Callable[[str], None] = None,
         on_log: Optional[Callable[[int, Dict[str, float]], None]] = None,
-        handle_signals: bool = True) -> RunResult:
+        handle_signals: bool = True,
+        keep_every: Optional[int] = None) -> RunResult:
   """Trains until the trainer's `total_updates`, checkpointing and logging.
 
   Checkpoints every `checkpoint_every` updates and at exit (also on Ctrl-C
@@ -120,7 +121,10 @@ def run(trainer, run_dir: str, *, resume: bool = False,
   trainer returns (window means; per-episode means of episode sums; the
   task's derived metrics; rates) to TensorBoard and a progress line to `log`.
   `handle_signals=False` leaves signal handlers alone (needed off the main
-  thread, e.g. in a Ray Tune worker).
+  thread, e.g. in a Ray Tune worker). The manager keeps the latest 3
+  checkpoints; with `keep_every`, the checkpoint of every update that is a
+  multiple of it is also kept for good, in RUN_DIR/checkpoints/kept/ (for
+  analyses over training, e.g. Fig 6f; see `kept_checkpoints`).
   """
   log = log or (lambda s: print(s, file=sys.stderr, flush=True))
   manager = tf.train.CheckpointManager(
@@ -156,8 +160,11 @@ def run(trainer, run_dir: str, *, resume: bool = False,
       for k, v in m.items():
         window[k] = window.get(k, 0.0) + v
       u = trainer.num_updates
-      if u % checkpoint_every == 0:
-        manager.save(checkpoint_number=u)
+      keep = bool(keep_every) and u % keep_every == 0
+      if u % checkpoint_every == 0 or keep:
+        path = manager.save(checkpoint_number=u)
+        if keep:
+          _keep_checkpoint(path, os.path.join(manager.directory, KEPT))
       now = time.time()
       if now - t_window >= log_every_secs or u >= total_updates:
         n, elapsed = u - u_window, max(now - t_window, 1e-9)
@@ -188,6 +195,31 @@ def run(trainer, run_dir: str, *, resume: bool = False,
     manager.save(checkpoint_number=trainer.num_updates)
   return RunResult(trainer.num_updates, trainer.env_steps, trainer.frames,
                    time.time() - t_start, last_log, stopped_by)
+
+
+KEPT = 'kept'
+
+
+def _keep_checkpoint(path: str, directory: str):
+  """Copies the files of checkpoint `path` (prefix) into `directory`."""
+  tf.io.gfile.makedirs(directory)
+  for f in tf.io.gfile.glob(path + '.*'):
+    tf.io.gfile.copy(f, os.path.join(directory, os.path.basename(f)),
+                     overwrite=True)
+
+
+def kept_checkpoints(run_dir: str) -> Dict[int, str]:
+  """{update: checkpoint prefix} of a run's checkpoints: the kept ones
+  (`keep_every`) and the manager's latest ones."""
+  found = {}
+  for sub in (KEPT, ''):
+    pattern = os.path.join(run_dir, 'checkpoints', sub, 'ckpt-*.index')
+    for index in tf.io.gfile.glob(pattern):
+      prefix = index[:-len('.index')]
+      number = prefix.rsplit('-', 1)[-1]
+      if number.isdigit():
+        found.setdefault(int(number), prefix)
+  return dict(sorted(found.items()))
 
 
 def _progress_line(name, trainer, scalars, elapsed):

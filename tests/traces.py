@@ -82,9 +82,10 @@ def run_with_and_without_xla(fn):
   return results
 
 
-def conformance_tests(tasks, seed, num_trials, num_steps):
-  """`dm_env.test_utils.EnvironmentTestMixin` test classes, one per task, over
-  an action sequence of `num_steps` (chosen to cross episode ends).
+def conformance_tests(tasks, seed, num_steps, **task_kwargs):
+  """`dm_env.test_utils.EnvironmentTestMixin` test classes, one per task
+  built with `task_kwargs` (e.g. num_trials), over an action sequence of
+  `num_steps` (chosen to cross episode ends).
   Returns {class name: class} for the test module's globals()."""
   import unittest  # pylint: disable=g-import-not-at-top
   from dm_env import test_utils  # pylint: disable=g-import-not-at-top
@@ -95,13 +96,12 @@ def conformance_tests(tasks, seed, num_trials, num_steps):
     class Test(test_utils.EnvironmentTestMixin, unittest.TestCase):
 
       def make_object_under_test(self):
-        return environments.make_environment(task, seed=seed,
-                                             num_trials=num_trials)
+        return environments.make_environment(task, seed=seed, **task_kwargs)
 
       def make_action_sequence(self):
         num_actions = self.environment.action_spec().num_values
         for i in range(num_steps):
-          yield (3 * i) % num_actions
+          yield (3 * i + i // 7) % num_actions
 
     Test.__name__ = f'DmEnvConformance_{task}'
     return Test

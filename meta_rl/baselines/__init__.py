@@ -31,11 +31,17 @@ The baselines by name (`BASELINES`):
                   Gaussian random walk of p1 (fixed volatility, 3.1.4).
   model_free, model_based
                   learners of the two-step task (Daw et al. 2011; 3.2.1).
+  ideal           scripted player of Harlow's task that reads the gaze's
+                  ground truth: fixates, picks at random on trial 1, then
+                  win-stay/lose-shift on the image (3.2.2).
   random          uniformly random arm (chance).
 
 Modules by task family: `common` (protocol helpers, `sample_action`, random,
 UCB, Rescorla-Wagner), `bernoulli` (Exps 1-2), `informative` (Exp 3),
-`restless` (Exp 4), `two_step` (Exp 5).
+`restless` (Exp 4), `two_step` (Exp 5), `harlow` (Exp 6).
+
+A policy whose `uses_task_info` is True (`ideal`) also receives the task's
+ground truth before the step under `inputs['task_info']`.
 
 `make_baseline(name, core, **options)` builds the baseline `name` for the task
 of a batched core. `OPTIONS` maps the option names it accepts to their
@@ -49,6 +55,8 @@ import types
 from typing import Any, Callable, Dict, Mapping
 
 from environments import bandits as bandits_lib
+from environments import core as environments_core
+from environments import harlow as harlow_lib
 from environments import informative_bandit as informative_lib
 from meta_rl.baselines.bernoulli import (
     GITTINS_DISCOUNT, BayesOptimal, Gittins, ThompsonSampling,
@@ -58,6 +66,7 @@ from meta_rl.baselines.bernoulli import (
 from meta_rl.baselines.common import (
     RW_BETA, UCB, UCB1, CountingPolicy, RandomPolicy, RescorlaWagner,
     sample_action)
+from meta_rl.baselines.harlow import IdealHarlow
 from meta_rl.baselines.informative import OptimalInformative, ThompsonInformative
 from meta_rl.baselines.restless import (
     RESTLESS_VOLATILITY, ThompsonRestless, reflected_walk_kernel)
@@ -116,6 +125,14 @@ def _two_step(model_based, core, options):
   return TwoStepLearner(model_based, common_prob=core.common_prob)
 
 
+def _ideal(core, options):
+  del options  # Unused.
+  task = environments_core.unwrap(core)
+  if not isinstance(task, harlow_lib.HarlowTask):
+    raise ValueError(f'ideal is a player of Harlow\'s task, not of {core.name}')
+  return IdealHarlow(task.config, getattr(core, 'repeat', 1))
+
+
 # name -> builder(core, options): the policy for the task of a batched core;
 # `options` holds every name of `OPTIONS`.
 BASELINES: Dict[str, Callable[[Any, Mapping[str, float]], Any]] = {
@@ -133,7 +150,11 @@ BASELINES: Dict[str, Callable[[Any, Mapping[str, float]], Any]] = {
         options['restless_volatility']),
     'model_free': functools.partial(_two_step, False),
     'model_based': functools.partial(_two_step, True),
+    'ideal': _ideal,
 }
+
+# Baselines that decide per agent decision, so fit tasks under action repeat.
+DECISION_LEVEL = ('random', 'ideal')
 
 
 def make_baseline(name: str, core, **options):
@@ -151,8 +172,8 @@ def make_baseline(name: str, core, **options):
     The policy.
   Raises:
     ValueError: for an unknown name or option, or a baseline that does not fit
-      the task (every baseline but `random` reasons about single primitive
-      steps, so none other fits a task under action repeat).
+      the task (every baseline but those of `DECISION_LEVEL` reasons about
+      single primitive steps, so fits no task under action repeat).
   """
   if name not in BASELINES:
     raise ValueError(f'unknown baseline {name!r}; choose one of '
@@ -161,9 +182,10 @@ def make_baseline(name: str, core, **options):
   if unknown:
     raise ValueError(f'unknown baseline option {", ".join(map(repr, unknown))}; '
                      f'the options are {", ".join(OPTIONS)}')
-  if getattr(core, 'repeat', 1) > 1 and name != 'random':
+  if getattr(core, 'repeat', 1) > 1 and name not in DECISION_LEVEL:
     raise ValueError(f'baseline {name!r} is not defined under action repeat '
-                     f'({core.repeat} steps per decision); only random is')
+                     f'({core.repeat} steps per decision); only '
+                     f'{" and ".join(DECISION_LEVEL)} are')
   return BASELINES[name](core, {**OPTIONS, **options})
 
 
@@ -184,4 +206,6 @@ __all__ = [
     'ThompsonRestless', 'reflected_walk_kernel',
     # Two-step task (Exp 5).
     'TwoStepLearner',
+    # Harlow's task (Exp 6).
+    'IdealHarlow', 'DECISION_LEVEL',
 ]
