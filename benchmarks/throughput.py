@@ -1,8 +1,12 @@
 """Training throughput (env steps/s) of the in-graph trainer and the Python
-dm_env driver on the same agent (LSTM-48, bandit task, unroll 100), and of the
-in-graph trainer on the two-step task (unroll 20, Exp 5).
+dm_env driver on the same agent (LSTM-48, bandit task, unroll 100), of the
+in-graph trainer on the two-step task (unroll 20, Exp 5), and on Harlow's task
+(Exp 6): its renderer alone (frames/s, B=32) and the training step (agent
+decisions/s and primitive frames/s, B=32, unroll 100, action repeat 4) of the
+Conv-LSTM (256) and the stacked LSTM (256/64), at 84x84 and at 42x42 (the CPU
+config's resolution).
 
-  python benchmarks/throughput.py [--seconds=10] [--xla]
+  python benchmarks/throughput.py [--seconds=10] [--xla] [--sections=harlow]
 
 Prints one line per configuration and the in-graph / Python-driver ratio.
 Measure ratios within one run: the machine is shared and noisy.
@@ -20,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 import environments
-from meta_rl.agent import make_agent
+from meta_rl.agent import AgentConfig, make_agent
 from meta_rl.training import A2CConfig, InGraphTrainer, PythonEnvTrainer, TrainConfig
 
 
@@ -51,17 +55,71 @@ class NumpyBandit(dm_env.Environment):
     return specs.DiscreteArray(2, name='action')
 
 
-def measure(trainer, seconds, min_updates=2):
+def measure(trainer, seconds, min_updates=2, frames=False):
+  """Median env steps/s over three windows (and primitive frames/s, with
+  `frames`)."""
   trainer.train_step()  # compile
   trainer.train_step()
-  rates = []
+  rates, frame_rates = [], []
   for _ in range(3):
-    t0, n = time.perf_counter(), 0
+    t0, n, f0 = time.perf_counter(), 0, trainer.frames
     while n < min_updates or time.perf_counter() - t0 < seconds / 3:
       trainer.train_step()
       n += 1
-    rates.append(n * trainer.env_steps_per_update / (time.perf_counter() - t0))
+    elapsed = time.perf_counter() - t0
+    rates.append(n * trainer.env_steps_per_update / elapsed)
+    frame_rates.append((trainer.frames - f0) / elapsed)
+  if frames:
+    return float(np.median(rates)), float(np.median(frame_rates))
   return float(np.median(rates))
+
+
+def render_rate(core, batch_size, seconds):
+  """Frames/s of a Harlow core's renderer alone (gaze and phase vary)."""
+  state, _ = core.reset(environments.core.make_key(0), batch_size)
+
+  @tf.function
+  def render(state, n):
+    total = tf.constant(0, tf.int32)
+    for _ in tf.range(n):
+      state = state._replace(gaze=state.gaze + 0.7, phase=(state.phase + 1) % 3)
+      total += tf.cast(core.observe(state)['pixels'][0, 0, 0, 0], tf.int32)
+    return total
+
+  render(state, 10)  # trace
+  t0 = time.perf_counter()
+  render(state, 200)
+  # Windows of about seconds / 3 each.
+  n = max(200, int(200 * seconds / 3 / (time.perf_counter() - t0)))
+  rates = []
+  for _ in range(3):
+    t0 = time.perf_counter()
+    render(state, n)
+    rates.append(n * batch_size / (time.perf_counter() - t0))
+  return float(np.median(rates))
+
+
+def harlow_rows(seconds, xla):
+  """Harlow's renderer and training step, both agents, 84 and 42 px."""
+  print("Harlow's task (Exp 6): B=32, unroll 100, action repeat 4")
+  for resolution in (84, 42):
+    task = environments.make_core('harlow', resolution=resolution)
+    rate = render_rate(task, 32, seconds)
+    print(f'{f"render {resolution}x{resolution} B=32":<28} {rate:>12,.0f} '
+          'frames/s', flush=True)
+    core = environments.make_core('harlow', action_repeat=4,
+                                  resolution=resolution)
+    for config in (AgentConfig(core='lstm', num_units=256),
+                   AgentConfig(core='stacked_lstm', stacked_units=(256, 64))):
+      agent = make_agent(core.observation_spec(), core.num_actions, config)
+      trainer = InGraphTrainer(core, agent, A2CConfig(max_grad_norm=40.0),
+                               TrainConfig(batch_size=32, unroll_length=100,
+                                           jit_compile=xla))
+      steps, frames = measure(trainer, seconds, frames=True)
+      name = (f'{config.core} {resolution}x{resolution}' +
+              (' XLA' if xla else ''))
+      print(f'{name:<28} {steps:>12,.0f} decisions/s {frames:>10,.0f} '
+            'frames/s', flush=True)
 
 
 def main():
@@ -70,7 +128,15 @@ def main():
                       help='time per in-graph configuration')
   parser.add_argument('--xla', action='store_true',
                       help='also measure jit_compile=True')
+  parser.add_argument('--sections', default='bandits,harlow',
+                      help='comma-separated: bandits (bandits, two-step and '
+                      'the Python driver), harlow')
   args = parser.parse_args()
+  sections = args.sections.split(',')
+  if 'harlow' in sections:
+    harlow_rows(args.seconds, xla=False)
+  if 'bandits' not in sections:
+    return
   core = environments.make_core('independent')
   spec = core.observation_spec()
   print(f'TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; LSTM-48, '

@@ -68,8 +68,11 @@ class BatchedCore(abc.ABC):
   name: str = 'core'
   # Logged scalars shown on the training progress line (e.g. 'episode_regret').
   progress_metrics: Tuple[str, ...] = ()
-  # Names of `meta_rl.baselines` policies evaluation compares with by default.
+  # Names of `meta_rl.baselines` policies evaluation compares with by default,
+  # and those of them that decide per agent decision, so that they also fit
+  # the task under `ActionRepeat`.
   default_baselines: Tuple[str, ...] = ('random',)
+  repeat_baselines: Tuple[str, ...] = ('random',)
   # True for a core whose observation is a function of its state (e.g. a
   # rendered screen): it then also offers `transition` (a step without the
   # observation) and `observe`, so that `ActionRepeat` renders only the
@@ -249,9 +252,9 @@ class ActionRepeat(BatchedCore):
     self.repeat = int(repeat)
     self.name = core.name
     self.progress_metrics = core.progress_metrics
-    # The baselines reason about single primitive steps (e.g. Bernoulli
-    # counts); only the random policy means the same under action repeat.
-    self.default_baselines = ('random',)
+    # Most baselines reason about single primitive steps (e.g. Bernoulli
+    # counts); the task names those that also fit decisions.
+    self.default_baselines = core.repeat_baselines
 
   @property
   def num_actions(self) -> int:

@@ -43,8 +43,9 @@ three (11 primitive steps of the 12). A trial at perfect play takes about
 7-8 decisions: 3 to select, ~3 to turn back during the interval, ~1-2 to hold.
 
 Rendering is one gather per frame: the view's columns are looked up in a
-bank of precomputed screen columns (background, cross, every image column),
-indexed from the gaze and the phase, then transposed to [H, W, 3]. Under
+bank of precomputed screen columns (background, cross, every image column;
+RGBA bytes packed in float32), indexed from the gaze and the phase, then transposed
+to rows [H, W] and unpacked to RGB. Under
 `ActionRepeat` only the decision's final frame is rendered (`observe`).
 `resolution` renders the same scene smaller (e.g. 42: 17 px images at +-12.5
 px): positions and sizes scale, angles stay.
@@ -211,6 +212,7 @@ class HarlowTask(core.BatchedCore):
   """Batched core of Harlow's task (primitive steps; see the module doc)."""
 
   default_baselines = ('ideal', 'random')
+  repeat_baselines = ('ideal', 'random')
   progress_metrics = ('p_correct_later', 'p_correct_after_loss',
                       'fixation_rate', 'frames_per_trial')
   observes_state = True
@@ -237,7 +239,14 @@ class HarlowTask(core.BatchedCore):
     raw = images_lib.load(split, image_dir, num_images, image_seed)
     self.num_images = len(raw)
     self.images = resize_images(raw, config.image_pixels)  # uint8 [N, s, s, 3]
-    self._bank = tf.constant(_column_bank(config, self.images))
+    # Columns as float32 [M, H], the bytes of one RGBA pixel per element: the
+    # transpose to rows then moves 4-byte values, as fast as 3-byte ones,
+    # and on this TF build's oneDNN path for float32 (for uint8 and int32 it
+    # logs an error line per process). The alpha byte 0x40 makes every value
+    # a normal float (no NaN, infinity or denormal that a move could alter).
+    bank = _column_bank(config, self.images)
+    rgba = np.concatenate([bank, np.full_like(bank[..., :1], 0x40)], -1)
+    self._bank = tf.constant(rgba.view(np.float32)[..., 0])
 
   @property
   def num_actions(self) -> int:
@@ -371,8 +380,8 @@ class HarlowTask(core.BatchedCore):
     idx = tf.where(tf.equal(phase, FIXATION), 2 + col,
                    tf.where(tf.equal(phase, CHOICE), choice_idx, 1))
     idx = tf.where(on_screen, idx, 0)
-    view = tf.gather(self._bank, idx)  # [B, W, H, 3]
-    return {'pixels': tf.transpose(view, [0, 2, 1, 3])}
+    view = tf.transpose(tf.gather(self._bank, idx), [0, 2, 1])  # [B, H, W]
+    return {'pixels': tf.bitcast(view, tf.uint8)[..., :3]}
 
   # -- ground truth and measures --------------------------------------------
 

@@ -63,7 +63,8 @@ from meta_rl import training
 
 def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
                           gamma=0.9, beta_e=0.05, beta_v=0.05,
-                          learning_rate=3e-3, total_steps=10_000_000):
+                          learning_rate=3e-3, total_steps=10_000_000,
+                          action_repeat=1):
   """Defines the flag groups above with a launcher's defaults."""
   defaults = agent_lib.AgentConfig()
   flags.DEFINE_enum('core', defaults.core, list(agent_lib.CORES),
@@ -100,7 +101,7 @@ def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
                        'Agent steps per update (truncated BPTT length).')
   flags.DEFINE_integer('total_steps', total_steps,
                        'Agent steps (decisions) to train for.')
-  flags.DEFINE_integer('action_repeat', 1, 'Primitive environment steps per '
+  flags.DEFINE_integer('action_repeat', action_repeat, 'Primitive environment steps per '
                        'agent decision (rewards summed).')
   flags.DEFINE_integer('seed', 0, 'Seed of the run.')
   flags.DEFINE_boolean('jit_compile', False, 'Compile the update with XLA.')

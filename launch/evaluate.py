@@ -33,6 +33,9 @@ flags.DEFINE_enum('task', None, list(common.environments.TASKS),
                   'Test task (default: the training task).')
 flags.DEFINE_integer('num_trials', None, 'Trials per episode (default: as '
                      'trained).')
+flags.DEFINE_string('image_dir', None, "Harlow's task: test on the images "
+                    'of IMAGE_DIR/test/ instead of the held-out procedural '
+                    'set.')
 flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of test episodes and sampling.')
 flags.DEFINE_boolean('greedy', False, 'Take the argmax action instead of '
@@ -113,6 +116,8 @@ def main(argv):
       common.fail('--task is required: the SavedModel has no meta_rl metadata')
     overrides = ({} if FLAGS.num_trials is None
                  else {'num_trials': FLAGS.num_trials})
+    if FLAGS.image_dir:
+      overrides['image_dir'] = FLAGS.image_dir
     try:
       core, task_kwargs = common.make_test_core(task, meta, **overrides)
       policy.check_fits_core(core)

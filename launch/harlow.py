@@ -38,7 +38,8 @@ flags.DEFINE_float('turn_degrees', config.turn_degrees,
                    'Degrees turned per primitive step.')
 common.define_training_flags(num_units=256, unroll_length=100, batch_size=32,
                              gamma=0.9, beta_e=0.001, beta_v=0.4,
-                             learning_rate=5e-4, total_steps=20_000_000)
+                             learning_rate=5e-4, total_steps=20_000_000,
+                             action_repeat=4)
 flags.adopt_module_key_flags(common)
 FLAGS = flags.FLAGS
 TASK_FLAGS = ('resolution', 'num_trials', 'max_steps', 'fixation_hold',

@@ -1,0 +1,97 @@
+"""Harlow's launchers as a user runs them: train on a tiny render, kept
+checkpoints, exp6 analysis and evaluate.py on held-out and folder images,
+bad image folders."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from test_launch import ROOT, _error_line, _launch
+
+TESTDATA = os.path.join(ROOT, 'testdata', 'harlow_images')
+# A 24x24 render, 4 images, short episodes: seconds per update.
+TINY = ['--resolution=24', '--num_images=4', '--max_steps=120',
+        '--batch_size=4', '--unroll_length=10', '--num_units=16',
+        '--log_every_secs=0', '--checkpoint_every=2', '--keep_every=4']
+
+
+@pytest.fixture(scope='module')
+def harlow_run(tmp_path_factory):
+  run = str(tmp_path_factory.mktemp('harlow') / 'lstm')
+  proc = _launch('harlow.py', f'--run_dir={run}', '--total_steps=320', *TINY,
+                 check=0)
+  assert 'update 8/8' in proc.stderr and 'frames/s' in proc.stderr
+  assert 'p correct later' in proc.stderr or 'fixation rate' in proc.stderr
+  return run
+
+
+def test_run_metadata_and_kept_checkpoints(harlow_run):
+  meta = json.load(open(os.path.join(harlow_run, 'saved_model', '1',
+                                     'assets.extra', 'meta_rl.json')))
+  assert meta['task'] == 'harlow' and meta['action_repeat'] == 4
+  assert meta['task_kwargs']['resolution'] == 24
+  assert set(meta['observation_spec']) == {'pixels'}
+  kept = sorted(os.listdir(os.path.join(harlow_run, 'checkpoints', 'kept')))
+  assert [k for k in kept if k.endswith('.index')] == ['ckpt-4.index',
+                                                       'ckpt-8.index']
+
+
+def test_exp6_analysis_with_checkpoints_and_folder_images(harlow_run):
+  proc = _launch('exp6_harlow.py', f'--run_dir={harlow_run}',
+                 '--num_episodes=12', '--checkpoint_episodes=4', check=0)
+  assert 'trials 2-10' in proc.stdout
+  report = json.load(open(os.path.join(harlow_run, 'eval', 'exp6.json')))
+  assert set(report['results']) == {'agent', 'ideal', 'random'}
+  # Kept (4, 8) and the manager's latest three (4, 6, 8).
+  assert set(report['checkpoints']) == {'4', '6', '8'}
+  ideal = report['results']['ideal']
+  assert ideal['p_correct_later'] == 1.0 and ideal['fixation_rate'] == 1.0
+  assert len(ideal['by_trial']['all']['p']) >= 2
+  for name in ('exp6.png', 'exp6_episode.png'):
+    assert os.path.getsize(os.path.join(harlow_run, 'eval', name)) > 10_000
+  # Refuses to overwrite; a checkpoint that is not there is one error line.
+  _error_line(_launch('exp6_harlow.py', f'--run_dir={harlow_run}', check=2))
+  proc = _launch('exp6_harlow.py', f'--run_dir={harlow_run}',
+                 '--checkpoint=5', check=2)
+  assert 'no checkpoint of update 5' in _error_line(proc)
+  # The checkpoint of update 4 on a user's folder of images.
+  _launch('exp6_harlow.py', f'--run_dir={harlow_run}', '--checkpoint=4',
+          f'--image_dir={TESTDATA}', '--num_episodes=6',
+          '--checkpoint_episodes=0', '--baselines=', check=0)
+  report = json.load(open(os.path.join(
+      harlow_run, 'eval', 'exp6_harlow_images_ckpt4.json')))
+  assert report['test_images'] == 2 and report['checkpoint'] == 4
+
+
+def test_evaluate_uses_held_out_images(harlow_run, tmp_path):
+  out = str(tmp_path / 'eval')
+  proc = _launch('evaluate.py', f'--saved_model={harlow_run}/saved_model',
+                 '--num_episodes=6', f'--output_dir={out}', '--record',
+                 str(tmp_path / 'rec.npz'), check=0)
+  report = json.load(open(os.path.join(out, 'harlow.json')))
+  assert report['task_kwargs']['split'] == 'test'
+  assert set(report['results']) == {'agent', 'ideal', 'random'}
+  assert 'p_correct_later' in report['results']['ideal']
+  rec = np.load(str(tmp_path / 'rec.npz'))
+  assert rec['state_lstm_h'].shape[2] == 16 and 'info_gaze' in rec
+  del proc
+
+
+@pytest.mark.parametrize('folder, message', [
+    ('missing', 'does not exist'),
+    ('empty', 'at least 2'),
+    ('bad', 'cannot read image'),
+])
+def test_bad_image_folders_exit_2_with_one_line(tmp_path, folder, message):
+  root = tmp_path / 'images'
+  if folder != 'missing':
+    (root / 'train').mkdir(parents=True)
+    if folder == 'bad':
+      for name in ('a.png', 'b.png'):
+        (root / 'train' / name).write_bytes(b'\x89PNG broken')
+  proc = _launch('harlow.py', f'--run_dir={tmp_path / "run"}',
+                 f'--image_dir={root}', *TINY, check=2)
+  assert message in _error_line(proc)
+  assert not os.path.exists(tmp_path / 'run')
