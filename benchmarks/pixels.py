@@ -1,9 +1,11 @@
 """Throughput and memory of learning from pixels: the conv encoder of Figure 1
-(84x84x3 frames) with an LSTM core, on the synthetic cue bandit
-(`environments/testing.py`), rendered in the graph.
+with an LSTM core, on the synthetic cue bandit (`environments/testing.py`,
+84x84x3) or on Harlow's task (--task=harlow, --resolution), rendered in the
+graph.
 
-  python benchmarks/pixels.py [--batch_size=32] [--unroll_length=100]
-      [--action_repeat=4] [--core=lstm] [--seconds=20] [--xla]
+  python benchmarks/pixels.py [--task=cue|harlow] [--resolution=84]
+      [--batch_size=32] [--unroll_length=100] [--action_repeat=4]
+      [--core=lstm|stacked_lstm] [--seconds=20] [--xla]
 
 Prints agent decisions/s, primitive frames/s (decisions x action repeat) and
 the process's peak resident memory (ru_maxrss) after the measured updates,
@@ -28,6 +30,8 @@ from meta_rl.training import A2CConfig, InGraphTrainer, TrainConfig
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--task', choices=['cue', 'harlow'], default='cue')
+  parser.add_argument('--resolution', type=int, default=84)
   parser.add_argument('--batch_size', type=int, default=32)
   parser.add_argument('--unroll_length', type=int, default=100)
   parser.add_argument('--action_repeat', type=int, default=4)
@@ -36,16 +40,22 @@ def main():
   parser.add_argument('--seconds', type=float, default=20.0)
   parser.add_argument('--xla', action='store_true')
   args = parser.parse_args()
-  core = CueBandit(num_trials=100 * args.action_repeat, size=84)
+  size = args.resolution
+  if args.task == 'cue':
+    core = CueBandit(num_trials=100 * args.action_repeat, size=size)
+  else:
+    core = environments.make_core('harlow', resolution=size)
   if args.action_repeat > 1:
     core = environments.ActionRepeat(core, args.action_repeat)
   agent = make_agent(core.observation_spec(), core.num_actions,
-                     AgentConfig(core=args.core, num_units=args.num_units))
+                     AgentConfig(core=args.core, num_units=args.num_units,
+                                 stacked_units=(args.num_units, 64)))
   trainer = InGraphTrainer(core, agent, A2CConfig(), TrainConfig(
       batch_size=args.batch_size, unroll_length=args.unroll_length,
       jit_compile=args.xla))
-  print(f'TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; conv encoder + '
-        f'{args.core}-{args.num_units}, 84x84x3, B={args.batch_size}, '
+  print(f'TensorFlow {tf.__version__}, {os.cpu_count()} CPUs; {args.task}, '
+        f'conv encoder + {args.core}-{args.num_units}, {size}x{size}x3, '
+        f'B={args.batch_size}, '
         f'K={args.unroll_length}, action repeat {args.action_repeat}'
         + (', XLA' if args.xla else ''))
   t0 = time.perf_counter()
@@ -61,7 +71,7 @@ def main():
   print(f'{(trainer.env_steps - steps) / elapsed:,.0f} decisions/s  '
         f'{(trainer.frames - frames) / elapsed:,.0f} frames/s  '
         f'({n} updates in {elapsed:.1f} s)')
-  frames_bytes = args.batch_size * args.unroll_length * 84 * 84 * 3
+  frames_bytes = args.batch_size * args.unroll_length * size * size * 3
   print(f'peak resident memory {peak:,.0f} MB '
         f'(one unroll of uint8 frames: {frames_bytes / 2**20:,.0f} MB)')
 

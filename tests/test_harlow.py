@@ -297,3 +297,38 @@ def test_bad_image_folders_are_value_errors(tmp_path):
   (tmp_path / 'one' / 'b.jpg').write_bytes(b'not an image')
   with pytest.raises(ValueError, match='cannot read image .*b.jpg'):
     images_lib.from_folder(str(tmp_path / 'one'))
+
+
+# ---------------------------------------------------------------- training
+
+
+def _harlow_trainer(total_updates, core_name='stacked_lstm'):
+  from meta_rl.agent import AgentConfig, make_agent  # pylint: disable=g-import-not-at-top
+  from meta_rl.training import A2CConfig, InGraphTrainer, TrainConfig  # pylint: disable=g-import-not-at-top
+  core = environments.make_core('harlow', action_repeat=4, resolution=24,
+                                num_images=4, max_steps=60)
+  agent = make_agent(core.observation_spec(), 3, AgentConfig(
+      core=core_name, num_units=16, stacked_units=(16, 8), seed=1))
+  return InGraphTrainer(core, agent, A2CConfig(max_grad_norm=40.0),
+                        TrainConfig(batch_size=3, unroll_length=6, seed=1,
+                                    total_steps=total_updates * 18))
+
+
+def test_resume_continues_exactly_with_the_rendered_task(tmp_path):
+  """Episodes of 15 decisions over unrolls of 6: the carried environment
+  state (gaze, phase, images) is checkpointed and restored."""
+  from meta_rl import runner  # pylint: disable=g-import-not-at-top
+  straight = _harlow_trainer(5)
+  for _ in range(5):
+    straight.train_step()
+  runner.run(_harlow_trainer(2), str(tmp_path), checkpoint_every=1,
+             log=lambda s: None)
+  resumed = _harlow_trainer(5)
+  runner.run(resumed, str(tmp_path), resume=True, checkpoint_every=1,
+             log=lambda s: None)
+  for a, b in zip(straight.agent.trainable_variables,
+                  resumed.agent.trainable_variables):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  for a, b in zip(tf.nest.flatten(straight._carry),
+                  tf.nest.flatten(resumed._carry)):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
