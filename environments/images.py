@@ -16,10 +16,13 @@ the 'train' and 'test' splits never share an image. Each image is:
   shapes      1 to 3 filled shapes of random colour (disc, square, triangle,
               ring, cross, diamond), 8-22 px across, at random places.
 
-How distinct: in the default sets (1000 + 1000, seed 0), the nearest other
-image of every image differs from it by a mean absolute pixel difference of at
-least ~10 of 255 (typically ~50-70); `distinctness` measures it and
-tests/test_harlow.py checks a lower bound. Colours are drawn in HSV with
+How distinct (`distinctness`: mean absolute pixel difference, 0-255, to the
+nearest other image): measured on the default sets (seed 0), 500 training
+images against each other have nearest neighbours at 13.6 at least (5th
+percentile 21.6, median 37.9); 500 held-out images against all 1000 training
+images at 11.8 at least (5th percentile 22.2, median 37.7). For scale, two
+images that differ only in one 10x10 shape of another colour are ~10-20
+apart. tests/test_harlow.py checks a lower bound. Colours are drawn in HSV with
 saturation >= 0.35 so that most images are colourful, as photos are.
 """
 
