@@ -9,7 +9,7 @@ and calls `meta_rl.experiment.train`:
   A2C:      --gamma --beta_v --beta_e --beta_e_final --learning_rate
             --learning_rate_final --optimizer --max_grad_norm
   training: --batch_size --unroll_length --total_steps --seed --jit_compile
-            --action_repeat
+            --jit_env --action_repeat
   run:      --run_dir --resume --checkpoint_every --log_every_secs
             --keep_every
 
@@ -105,6 +105,8 @@ def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
                        'agent decision (rewards summed).')
   flags.DEFINE_integer('seed', 0, 'Seed of the run.')
   flags.DEFINE_boolean('jit_compile', False, 'Compile the update with XLA.')
+  flags.DEFINE_boolean('jit_env', False, "Compile only the environment's step "
+                       'with XLA (e.g. Harlow: fuses its many small ops).')
   flags.DEFINE_string('run_dir', None, 'Run directory (must not exist unless '
                       '--resume).')
   flags.DEFINE_boolean('resume', False, 'Continue the run in --run_dir from '
@@ -196,7 +198,7 @@ def configs_from_flags():
   train = training.TrainConfig(
       batch_size=FLAGS.batch_size, unroll_length=FLAGS.unroll_length,
       total_steps=FLAGS.total_steps, seed=FLAGS.seed,
-      jit_compile=FLAGS.jit_compile)
+      jit_compile=FLAGS.jit_compile, jit_env=FLAGS.jit_env)
   run = experiment.RunConfig(
       run_dir=FLAGS.run_dir, resume=FLAGS.resume,
       checkpoint_every=FLAGS.checkpoint_every,

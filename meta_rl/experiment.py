@@ -132,9 +132,10 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
   core = task.make_core()
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions, agent)
   trainer = training.InGraphTrainer(core, net, a2c, train_config)
-  runner.prepare_run_dir(run.run_dir,
-                         run_config_dict(task, agent, a2c, train_config),
-                         run.resume)
+  runner.prepare_run_dir(
+      run.run_dir, run_config_dict(task, agent, a2c, train_config), run.resume,
+      defaults=run_config_dict(TaskConfig(task.name), agent_lib.AgentConfig(),
+                               training.A2CConfig(), training.TrainConfig()))
   result = runner.run(trainer, run.run_dir, resume=run.resume,
                       checkpoint_every=run.checkpoint_every,
                       log_every_secs=run.log_every_secs, name=task.name,

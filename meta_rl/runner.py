@@ -40,13 +40,17 @@ def _flatten(config, prefix=''):
   return out
 
 
-def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool) -> bool:
+def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
+                    defaults: Optional[Dict[str, Any]] = None) -> bool:
   """Creates `run_dir` for a new run, or checks it for `resume`.
 
   A new run refuses an existing non-empty directory and writes `config`
   (JSON-serialisable, may be nested) to config.json. A resumed run needs the
   run's config.json and the same configuration, every entry included
   (`total_steps` too: it sets the learning-rate and entropy schedules).
+  A setting missing from an older run's config.json counts as equal when
+  its value is the one `defaults` (nested like `config`) gives it: a setting
+  added later with a default that keeps the old behaviour.
   Returns True if there is a checkpoint to restore (a run killed before its
   first checkpoint resumes from scratch).
   """
@@ -65,6 +69,10 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool) -> bool:
     saved = json.load(f)
   saved = _flatten(saved)
   current = _flatten(json.loads(json.dumps(config, default=str)))
+  known = _flatten(json.loads(json.dumps(defaults or {}, default=str)))
+  for k, v in current.items():
+    if k not in saved and k in known and known[k] == v:
+      saved[k] = v
   diff = sorted(k for k in set(saved) | set(current)
                 if saved.get(k) != current.get(k))
   if diff:

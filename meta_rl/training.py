@@ -23,6 +23,7 @@ drives either.
 """
 
 import dataclasses
+import functools
 from typing import Dict, List, Mapping, Optional
 
 import dm_env
@@ -90,12 +91,19 @@ class TrainConfig:
       sets the length of the learning-rate and entropy schedules.
     seed: seed of environment, action sampling and initialisation streams.
     jit_compile: compile the update with XLA.
+    jit_env: compile only the environment's step (with its resets) with XLA
+      inside an update that is not (e.g. Harlow's task: its many small ops
+      per primitive step fuse; the conv encoder stays on oneDNN, which is
+      faster than XLA's convolutions on CPU). XLA draws other stateless random
+      numbers than the default kernels, so the episodes differ from those of
+      the same seed without it.
   """
   batch_size: int = 128
   unroll_length: int = 100
   total_steps: int = 10_000_000
   seed: int = 0
   jit_compile: bool = False
+  jit_env: bool = False
 
   def __post_init__(self):
     for name in ('batch_size', 'unroll_length', 'total_steps'):
@@ -298,6 +306,10 @@ class InGraphTrainer(_A2CLearner):
         frames=self._frames, carry=tf.Module())
     for k, v in self._carry.items():
       setattr(self.checkpoint.carry, k, v)
+    self._env_step = functools.partial(core_lib.step_autoreset, core)
+    if train.jit_env and not train.jit_compile:
+      self._env_step = tf.function(self._env_step, jit_compile=True,
+                                   autograph=False)
     self._train_step = tf.function(self._unroll_and_update,
                                    jit_compile=train.jit_compile)
 
@@ -356,8 +368,10 @@ class InGraphTrainer(_A2CLearner):
         out, agent_state = self.agent.core_step(
             features, inputs['prev_action'], inputs['prev_reward'], agent_state)
         action = sample_action(out.logits, core_lib.fold_in(act_key, t))
-        env_state, step = core_lib.step_autoreset(
-            self.core, core_lib.fold_in(env_key, t), env_state, action)
+        # No gradient flows through the task (an XLA-compiled step must not
+        # be rewritten for one).
+        env_state, step = tree.map_structure(tf.stop_gradient, self._env_step(
+            core_lib.fold_in(env_key, t), env_state, action))
         running, totals = metrics_lib.track_episodes(
             running, totals, step.reward, step.metrics, step.last)
         if self._has_frames:

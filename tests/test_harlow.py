@@ -302,7 +302,7 @@ def test_bad_image_folders_are_value_errors(tmp_path):
 # ---------------------------------------------------------------- training
 
 
-def _harlow_trainer(total_updates, core_name='stacked_lstm'):
+def _harlow_trainer(total_updates, core_name='stacked_lstm', jit_env=False):
   from meta_rl.agent import AgentConfig, make_agent  # pylint: disable=g-import-not-at-top
   from meta_rl.training import A2CConfig, InGraphTrainer, TrainConfig  # pylint: disable=g-import-not-at-top
   core = environments.make_core('harlow', action_repeat=4, resolution=24,
@@ -311,7 +311,8 @@ def _harlow_trainer(total_updates, core_name='stacked_lstm'):
       core=core_name, num_units=16, stacked_units=(16, 8), seed=1))
   return InGraphTrainer(core, agent, A2CConfig(max_grad_norm=40.0),
                         TrainConfig(batch_size=3, unroll_length=6, seed=1,
-                                    total_steps=total_updates * 18))
+                                    total_steps=total_updates * 18,
+                                    jit_env=jit_env))
 
 
 def test_resume_continues_exactly_with_the_rendered_task(tmp_path):
@@ -332,3 +333,12 @@ def test_resume_continues_exactly_with_the_rendered_task(tmp_path):
   for a, b in zip(tf.nest.flatten(straight._carry),
                   tf.nest.flatten(resumed._carry)):
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_xla_compiled_environment_step_is_reproducible():
+  runs = []
+  for _ in range(2):
+    trainer = _harlow_trainer(3, core_name='lstm', jit_env=True)
+    runs.append([trainer.train_step() for _ in range(3)])
+  assert runs[0] == runs[1]
+  assert all(np.isfinite(m['loss']) for m in runs[0])
