@@ -95,3 +95,29 @@ def test_bad_image_folders_exit_2_with_one_line(tmp_path, folder, message):
                  f'--image_dir={root}', *TINY, check=2)
   assert message in _error_line(proc)
   assert not os.path.exists(tmp_path / 'run')
+
+
+def test_saved_model_runs_in_the_cpp_loader_on_pixels(harlow_run, tmp_path):
+  """The C++ loader of TF Serving (saved_model_cli run) on a uint8 frame."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  from test_launch import ENV  # pylint: disable=g-import-not-at-top
+  cli = os.path.join(os.path.dirname(sys.executable), 'saved_model_cli')
+  npz = tmp_path / 'in.npz'
+  rng = np.random.default_rng(0)
+  np.savez(npz, prev_action=np.array([-1, 2], np.int32),
+           prev_reward=np.array([0, 0.2], np.float32),
+           pixels=rng.integers(0, 256, (2, 24, 24, 3)).astype(np.uint8),
+           lstm_h=np.zeros((2, 16), np.float32),
+           lstm_c=np.zeros((2, 16), np.float32))
+  inputs = ';'.join(f'{k}={npz}[{k}]' for k in
+                    ('prev_action', 'prev_reward', 'pixels', 'lstm_h', 'lstm_c'))
+  out = tmp_path / 'out'
+  subprocess.run([cli, 'run', '--dir', os.path.join(harlow_run, 'saved_model',
+                                                    '1'),
+                  '--tag_set', 'serve', '--signature_def', 'step', '--inputs',
+                  inputs, '--outdir', str(out)], check=True, env=ENV,
+                 capture_output=True)
+  logits = np.load(out / 'logits.npy')
+  assert logits.shape == (2, 3) and np.isfinite(logits).all()
+  assert set(np.load(out / 'action.npy').tolist()) <= {0, 1, 2}
