@@ -220,16 +220,23 @@ def _play_in_graph(core, policy, n, horizon, seed, record_n, record_states):
     alive = tf.ones([n], tf.bool)
     # Shapes of what a step produces, for the TensorArrays.
     _, probe = core.step(root, env_state, prev_action + 1)
-    columns = {'actions': tf.TensorArray(tf.int32, size=horizon),
-               'rewards': tf.TensorArray(tf.float32, size=horizon),
-               'valid': tf.TensorArray(tf.bool, size=horizon)}
-    columns.update({f'info_{k}': tf.TensorArray(v.dtype, size=horizon)
+    # Known element shapes: steps after every episode ended are never
+    # written and stack as zeros (the loop stops early then).
+    def array(dtype, shape):
+      return tf.TensorArray(dtype, size=horizon, element_shape=shape)
+
+    columns = {'actions': array(tf.int32, [n]),
+               'rewards': array(tf.float32, [n]),
+               'valid': array(tf.bool, [n])}
+    columns.update({f'info_{k}': array(v.dtype, v.shape)
                     for k, v in core.task_info(env_state).items()})
-    columns.update({f'metric_{k}': tf.TensorArray(tf.float32, size=horizon)
+    columns.update({f'metric_{k}': array(tf.float32, [n])
                     for k in probe.metrics})
-    states = ({k: tf.TensorArray(tf.float32, size=horizon) for k in state}
-              if record_states else {})
+    states = ({k: array(tf.float32, [record_n, v.shape[-1]])
+               for k, v in state.items()} if record_states else {})
     for t in tf.range(horizon):
+      if not tf.reduce_any(alive):
+        break
       inputs = dict(obs, prev_action=prev_action, prev_reward=prev_reward)
       action, state = policy.tf_step(inputs, state,
                                      core_lib.fold_in(act_root, t))
@@ -282,11 +289,19 @@ def _play_in_python(core, policy, n, horizon, seed, record_n, record_states):
     if record_states:
       states.append({k: np.asarray(v)[:record_n] for k, v in state.items()})
     alive &= ~step.last.numpy()
+    if not alive.any():  # the remaining steps are all zeros
+      break
     inputs = {k: v.numpy() for k, v in step.observation.items()}
     inputs['prev_action'] = np.asarray(action, np.int32)
     inputs['prev_reward'] = step.reward.numpy()
-  columns = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
-  states = ({k: np.stack([s[k] for s in states]) for k in states[0]}
+
+  def stack(items):  # [t, ...] padded with zeros to [horizon, ...]
+    x = np.stack(items)
+    return np.concatenate([x, np.zeros((horizon - len(x),) + x.shape[1:],
+                                       x.dtype)])
+
+  columns = {k: stack([r[k] for r in rows]) for k in rows[0]}
+  states = ({k: stack([s[k] for s in states]) for k in states[0]}
             if states and states[0] else {})
   return columns, states
 
