@@ -10,6 +10,9 @@ A trial:
   fixation  the screen is blank (grey) but for a red cross at its centre.
             Holding the gaze within `fixation_tolerance` (3.5 deg) of the cross
             for `fixation_hold` (4) consecutive primitive steps pays 0.2.
+            Holding means not turning (`hold_still`): only no-op steps count,
+            so a gaze sweeping through the window does not fixate (at 1.1
+            deg per step a sweep spends 6 steps in the 7-deg window).
   choice    the cross disappears; the episode's two images (34x34 at 84 px)
             appear left and right of centre, sides drawn at random per trial.
             Bringing the gaze within `selection_tolerance` (7 deg) of an image's
@@ -96,6 +99,8 @@ class HarlowConfig:
     momentum: fraction of the previous step's turn carried into the next.
     fixation_tolerance: gaze-to-cross distance that counts as fixating.
     fixation_hold: consecutive fixating steps that complete a fixation.
+    hold_still: only no-op steps count as fixating ("holding" the gaze on
+      the cross); False also counts a gaze sweeping through the window.
     selection_tolerance: gaze-to-image-centre distance that selects.
     intertrial_interval: blank steps between a selection and the next cross.
     num_trials: selections per episode.
@@ -112,6 +117,7 @@ class HarlowConfig:
   momentum: float = 0.25
   fixation_tolerance: float = 3.5
   fixation_hold: int = 4
+  hold_still: bool = True
   selection_tolerance: float = 7.0
   intertrial_interval: int = 10
   num_trials: int = 10
@@ -302,6 +308,8 @@ class HarlowTask(core.BatchedCore):
     # Fixation: count consecutive steps on the cross; complete at the hold.
     fixating = tf.equal(state.phase, FIXATION)
     on_cross = tf.abs(gaze) <= c.fixation_tolerance
+    if c.hold_still:
+      on_cross &= tf.equal(action, NOOP)
     hold = tf.where(on_cross, state.counter + 1, 0)
     fixated = fixating & (hold >= c.fixation_hold)
 

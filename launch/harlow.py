@@ -32,6 +32,8 @@ flags.DEFINE_integer('fixation_hold', config.fixation_hold, 'Primitive steps '
                      'the gaze must stay on the cross.')
 flags.DEFINE_integer('intertrial_interval', config.intertrial_interval,
                      'Blank primitive steps between trials.')
+flags.DEFINE_boolean('hold_still', config.hold_still, 'Only no-op steps on '
+                     'the cross count towards the fixation hold.')
 flags.DEFINE_float('momentum', config.momentum, 'Fraction of a turn carried '
                    'into the next primitive step.')
 flags.DEFINE_float('turn_degrees', config.turn_degrees,
@@ -43,6 +45,7 @@ common.define_training_flags(num_units=256, unroll_length=100, batch_size=32,
 flags.adopt_module_key_flags(common)
 FLAGS = flags.FLAGS
 TASK_FLAGS = ('resolution', 'num_trials', 'max_steps', 'fixation_hold',
+              'hold_still',
               'intertrial_interval', 'momentum', 'turn_degrees', 'num_images',
               'image_seed')
 

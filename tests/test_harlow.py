@@ -109,6 +109,16 @@ def test_fixation_pays_after_four_steps_within_tolerance(task):
   assert [o[0] for o in outs] == pytest.approx([0.0, 0.0, 0.0, 0.2])
 
 
+def test_a_sweep_through_the_window_does_not_fixate():
+  sweeping = [RIGHT] * 12  # from -6 deg: 6 steps inside the window
+  task = harlow.HarlowTask(num_images=2)
+  state, outs = _run(task, _state(gaze=-6.0, turn=1.1), sweeping)
+  assert int(state.phase[0]) == FIX and all(o[0] == 0 for o in outs)
+  loose = harlow.HarlowTask(num_images=2, hold_still=False)
+  state, outs = _run(loose, _state(gaze=-6.0, turn=1.1), sweeping)
+  assert int(state.phase[0]) == CHOICE and sum(o[0] for o in outs) == pytest.approx(0.2)
+
+
 @pytest.mark.parametrize('side', [0, 1])
 def test_selection_tolerance_and_rewards(task, side):
   offset = task.config.image_degrees
