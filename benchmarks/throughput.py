@@ -109,15 +109,17 @@ def harlow_rows(seconds, xla):
           'frames/s', flush=True)
     core = environments.make_core('harlow', action_repeat=4,
                                   resolution=resolution)
-    for config in (AgentConfig(core='lstm', num_units=256),
-                   AgentConfig(core='stacked_lstm', stacked_units=(256, 64))):
+    for config, jit_env in (
+        (AgentConfig(core='lstm', num_units=256), False),
+        (AgentConfig(core='lstm', num_units=256), True),
+        (AgentConfig(core='stacked_lstm', stacked_units=(256, 64)), False)):
       agent = make_agent(core.observation_spec(), core.num_actions, config)
       trainer = InGraphTrainer(core, agent, A2CConfig(max_grad_norm=40.0),
                                TrainConfig(batch_size=32, unroll_length=100,
-                                           jit_compile=xla))
+                                           jit_compile=xla, jit_env=jit_env))
       steps, frames = measure(trainer, seconds, frames=True)
       name = (f'{config.core} {resolution}x{resolution}' +
-              (' XLA' if xla else ''))
+              (' XLA' if xla else '') + (' jit_env' if jit_env else ''))
       print(f'{name:<28} {steps:>12,.0f} decisions/s {frames:>10,.0f} '
             'frames/s', flush=True)
 
