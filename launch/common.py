@@ -17,6 +17,7 @@ Choices (--core, --task, --optimizer, baselines) come from the library's
 registries. Errors are one `error: ...` line on stderr and exit status 2.
 """
 
+import json
 import os
 import sys
 
@@ -244,14 +245,17 @@ def train(task: 'experiment.TaskConfig') -> str:
 
 
 def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
-                      trained_on=None, task_overrides=None):
+                      trained_on=None, task_overrides=None, checkpoint=None):
   """What an experiment analysis launcher starts with.
 
   Checks that the outputs RUN_DIR/eval/<outputs> may be written, loads the
   run's latest SavedModel, makes the test task and the baselines; any problem
   is one error line and exit 2. `trained_on`: task names the run may have
   been trained on (checked against its metadata); `task_overrides`: task
-  arguments of the test core (e.g. Harlow's `image_dir`). Returns `(core, policies,
+  arguments of the test core (e.g. Harlow's `image_dir`); `checkpoint`: the
+  update of a training checkpoint (`runner.kept_checkpoints`) to analyse
+  instead of the SavedModel, which a run stopped before its end lacks (the
+  task is then read from RUN_DIR/config.json). Returns `(core, policies,
   paths)` where `policies` maps 'agent' and each baseline name to a policy
   and `paths` maps each output name to its path.
   """
@@ -261,15 +265,29 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
   for p in paths.values():
     if os.path.exists(p) and not overwrite:
       fail(f'{p} exists; pass --overwrite')
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
   try:
-    agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
-    trained = agent.metadata.get('task')
+    if checkpoint is None:
+      agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
+      metadata = agent.metadata
+    else:
+      with open(os.path.join(run_dir, 'config.json')) as f:
+        config = json.load(f)['task']
+      metadata = {'task': config['name'], 'task_kwargs': config['kwargs'],
+                  'action_repeat': config['action_repeat']}
+    trained = metadata.get('task')
     if trained_on and trained not in trained_on:
       fail(f'{run_dir} holds an agent trained on {trained!r}, not on '
            f'{" or ".join(trained_on)}')
-    core, _ = make_test_core(task, agent.metadata, **(task_overrides or {}))
-    agent.check_fits_core(core)
+    core, _ = make_test_core(task, metadata, **(task_overrides or {}))
+    if checkpoint is not None:
+      kept = runner.kept_checkpoints(run_dir)
+      if checkpoint not in kept:
+        fail(f'no checkpoint of update {checkpoint} in {run_dir}; there '
+             f'are: {", ".join(map(str, kept)) or "none"}')
+      agent = evaluation.checkpoint_policy(run_dir, kept[checkpoint], core)
+    else:
+      agent.check_fits_core(core)
     policies = {'agent': agent}
     policies.update({b: baselines_lib.make_baseline(b, core, **baseline_options())
                      for b in baseline_names})

@@ -5,7 +5,8 @@
 
 Plays --num_episodes frozen test episodes on held-out images (the procedural
 test set, or IMAGE_DIR/test/) with the run's agent (its SavedModel, or
---checkpoint=N: the training checkpoint of update N) and, on the same
+--checkpoint=N: the training checkpoint of update N, also of a run stopped
+before it exported) and, on the same
 episodes, the scripted ideal player and a random policy. Reports, for each:
 P(choose the rewarded image) by trial number 1-10 (Fig 6f), the same after a
 rewarded and after an unrewarded trial 1, trials 2-10 overall, fixation
@@ -65,12 +66,9 @@ def _evaluate(core, policy, num_episodes, seed):
 
 def _policy_at(core, update):
   from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
-  kept = runner.kept_checkpoints(FLAGS.run_dir)
-  if update not in kept:
-    common.fail(f'no checkpoint of update {update} in {FLAGS.run_dir}; '
-                f'there are: {", ".join(map(str, kept)) or "none"}')
   try:
-    return evaluation.checkpoint_policy(FLAGS.run_dir, kept[update], core)
+    return evaluation.checkpoint_policy(
+        FLAGS.run_dir, runner.kept_checkpoints(FLAGS.run_dir)[update], core)
   except (OSError, ValueError) as e:
     common.fail(str(e).splitlines()[0])
 
@@ -219,10 +217,9 @@ def main(argv):
   names = [f'exp6{tag}.json', f'exp6{tag}.png', f'exp6{tag}_episode.png']
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'harlow', FLAGS.baselines, names, FLAGS.overwrite,
-      trained_on=['harlow'], task_overrides=overrides)
+      trained_on=['harlow'], task_overrides=overrides,
+      checkpoint=FLAGS.checkpoint)
   from meta_rl import runner  # pylint: disable=g-import-not-at-top
-  if FLAGS.checkpoint is not None:
-    policies['agent'] = _policy_at(core, FLAGS.checkpoint)
 
   def log(message):
     print(message, file=sys.stderr, flush=True)
@@ -254,10 +251,18 @@ def main(argv):
   for run_dir in FLAGS.seed_runs:
     name = os.path.basename(os.path.normpath(run_dir))
     try:
-      policy = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
-      if policy.metadata.get('task') != 'harlow':
-        common.fail(f'{run_dir} holds no agent trained on harlow')
-      policy.check_fits_core(core)
+      if os.path.isdir(os.path.join(run_dir, 'saved_model')):
+        policy = evaluation.SavedModelPolicy(
+            os.path.join(run_dir, 'saved_model'))
+        if policy.metadata.get('task') != 'harlow':
+          common.fail(f'{run_dir} holds no agent trained on harlow')
+        policy.check_fits_core(core)
+      else:  # a run stopped before its end: its latest checkpoint
+        kept = runner.kept_checkpoints(run_dir)
+        if not kept:
+          common.fail(f'--seed_runs {run_dir}: no SavedModel or checkpoint')
+        name += f' (update {max(kept)})'
+        policy = evaluation.checkpoint_policy(run_dir, kept[max(kept)], core)
     except (OSError, ValueError) as e:
       common.fail(f'--seed_runs {run_dir}: {str(e).splitlines()[0]}')
     log(f'[exp6] run {name}: {FLAGS.seed_episodes} episodes')
