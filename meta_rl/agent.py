@@ -134,11 +134,15 @@ class ObservationEncoder(keras.layers.Layer):
                **kwargs):
     super().__init__(**kwargs)
     self._spec = dict(sorted(observation_spec.items()))
-    self._convs = {}
+    # Each conv stack is an attribute of its own (not held in a dict), so
+    # that TF checkpoints track it under encoder/conv_<key>: a checkpoint of
+    # the agent alone then restores the encoder too.
+    self._conv_keys = []
     for key, spec in self._spec.items():
       if _is_image(spec):
         name = f'conv_{key}'
-        self._convs[key] = keras.Sequential([
+        self._conv_keys.append(key)
+        setattr(self, name, keras.Sequential([
             keras.layers.Conv2D(16, 8, strides=4, activation='relu',
                                 kernel_initializer=seeds.glorot(f'{name}/0')),
             keras.layers.Conv2D(32, 4, strides=2, activation='relu',
@@ -146,14 +150,15 @@ class ObservationEncoder(keras.layers.Layer):
             keras.layers.Flatten(),
             keras.layers.Dense(256, activation='relu',
                                kernel_initializer=seeds.glorot(f'{name}/2')),
-        ], name=name)
+        ], name=name))
 
   def call(self, observation: Dict[str, tf.Tensor]) -> tf.Tensor:
     features = []
     for key, spec in self._spec.items():
       x = observation[key]
-      if key in self._convs:
-        features.append(self._convs[key](tf.cast(x, tf.float32) / 255.0))
+      if key in self._conv_keys:
+        conv = getattr(self, f'conv_{key}')
+        features.append(conv(tf.cast(x, tf.float32) / 255.0))
       elif isinstance(spec, specs.DiscreteArray):
         features.append(tf.one_hot(tf.cast(x, tf.int32), spec.num_values))
       elif isinstance(spec, specs.BoundedArray) and np.issubdtype(
@@ -218,7 +223,9 @@ class StackedLSTMCore(Core):
     super().__init__(**kwargs)
     if len(units) != 2:
       raise ValueError(f'stacked_lstm has two LSTMs, got sizes {units}')
-    self.cells = [_lstm(n, seeds, f'lstm{i}') for i, n in enumerate(units)]
+    # One attribute per LSTM (not a list) so that TF checkpoints track them.
+    self.lstm0, self.lstm1 = [_lstm(n, seeds, f'lstm{i}')
+                              for i, n in enumerate(units)]
     self.state_sizes = {}
     for i, n in enumerate(units):
       self.state_sizes[f'lstm{i}_h'] = n
@@ -226,10 +233,10 @@ class StackedLSTMCore(Core):
     self.output_size = units[-1]
 
   def call(self, features, prev_action, prev_reward, state):
-    h0, (h0, c0) = self.cells[0](tf.concat([features, prev_reward], -1),
-                                 [state['lstm0_h'], state['lstm0_c']])
-    h1, (h1, c1) = self.cells[1](tf.concat([features, h0, prev_action], -1),
-                                 [state['lstm1_h'], state['lstm1_c']])
+    h0, (h0, c0) = self.lstm0(tf.concat([features, prev_reward], -1),
+                              [state['lstm0_h'], state['lstm0_c']])
+    h1, (h1, c1) = self.lstm1(tf.concat([features, h0, prev_action], -1),
+                              [state['lstm1_h'], state['lstm1_c']])
     return h1, {'lstm0_h': h0, 'lstm0_c': c0, 'lstm1_h': h1, 'lstm1_c': c1}
 
 

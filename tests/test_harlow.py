@@ -352,3 +352,23 @@ def test_xla_compiled_environment_step_is_reproducible():
     runs.append([trainer.train_step() for _ in range(3)])
   assert runs[0] == runs[1]
   assert all(np.isfinite(m['loss']) for m in runs[0])
+
+
+@pytest.mark.parametrize('core_name', ['lstm', 'stacked_lstm'])
+def test_checkpoint_policy_restores_every_weight(tmp_path, core_name):
+  """A training checkpoint restored into a fresh agent (the kept checkpoints
+  of Fig 6f) carries every weight, the conv encoder's included."""
+  import json  # pylint: disable=g-import-not-at-top
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  trainer = _harlow_trainer(2, core_name=core_name)
+  runner.run(trainer, str(tmp_path), checkpoint_every=1, log=lambda s: None)
+  with open(tmp_path / 'config.json', 'w') as f:
+    json.dump({'agent': dataclasses.asdict(trainer.agent.config)}, f)
+  policy = evaluation.checkpoint_policy(
+      str(tmp_path), runner.kept_checkpoints(str(tmp_path))[2], trainer.core)
+  trained = trainer.agent.trainable_variables
+  restored = policy.agent.trainable_variables
+  assert len(trained) == len(restored) >= 11
+  for a, b in zip(trained, restored):
+    np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
