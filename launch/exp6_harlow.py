@@ -49,6 +49,14 @@ flags.DEFINE_list('baselines', list(harlow.HarlowTask.default_baselines),
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
 FLAGS = flags.FLAGS
 ARROWS = {harlow.LEFT: '<', harlow.RIGHT: '>', harlow.NOOP: '.'}
+MIN_TRIALS = 20  # trial numbers reached by fewer episodes are not plotted
+
+
+def _masked(split, key='p'):
+  """A by-trial curve with NaN where fewer than MIN_TRIALS episodes got
+  that far (an agent that completes few trials gives noisy tails)."""
+  return [v if n >= MIN_TRIALS else float('nan')
+          for v, n in zip(split[key], split['n'])]
 
 
 def _evaluate(core, policy, num_episodes, seed):
@@ -126,23 +134,24 @@ def _plot(path, report, curves, title):
   cmap = plt.get_cmap('viridis')
   for i, (update, s) in enumerate(sorted(checkpoints.items(),
                                          key=lambda kv: int(kv[0]))):
-    p = s['by_trial']['all']['p']
+    p = _masked(s['by_trial']['all'])
     ax.plot(range(1, len(p) + 1), p, color=cmap(i / max(len(checkpoints), 1)),
             lw=1.2, marker='.', label=f'update {update}')
   for name, style in (('agent', dict(color='tab:red', lw=2.2)),
                       ('ideal', dict(color='k', ls='--')),
                       ('random', dict(color='gray', ls=':'))):
     if name in report['results']:
-      p = report['results'][name]['by_trial']['all']['p']
+      p = _masked(report['results'][name]['by_trial']['all'])
       ax.plot(range(1, len(p) + 1), p, marker='o', ms=3, label=name, **style)
   ax.set(xlabel='trial', ylabel='P(choose the rewarded image)', ylim=(0, 1.02),
-         title='f) by trial over training (held out)')
+         title=f'f) by trial over training (held out; n >= {MIN_TRIALS})')
   ax.legend(frameon=False, fontsize=7, ncol=2)
   # The win/loss split of the evaluated agent.
   ax = axes[3]
   by = report['results']['agent']['by_trial']
   for split, color in (('after_win', 'tab:blue'), ('after_loss', 'tab:orange')):
-    p, se = np.array(by[split]['p'][1:]), np.array(by[split]['se'][1:])
+    p = np.array(_masked(by[split])[1:])
+    se = np.array(_masked(by[split], 'se')[1:])
     x = np.arange(2, len(p) + 2)  # trial 1 is the split itself
     ax.errorbar(x, p, yerr=se, color=color, marker='o', ms=3, capsize=2,
                 label=f'trial 1 {split.replace("after_", "")}'
