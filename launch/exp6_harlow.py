@@ -84,8 +84,9 @@ def _policy_at(core, update):
 def _learning_curve(run_dir):
   """(agent decisions, P(correct) on trials 2-10) from a run's TensorBoard."""
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  acc = event_accumulator.EventAccumulator(os.path.join(run_dir, 'tb'),
-                                           size_guidance={'scalars': 0})
+  # 0: keep every point (the default keeps a sample of 10 tensor events).
+  acc = event_accumulator.EventAccumulator(
+      os.path.join(run_dir, 'tb'), size_guidance={'scalars': 0, 'tensors': 0})
   acc.Reload()
   tag = 'p_correct_later'
   if tag in acc.Tags().get('tensors', []):  # TF2 summaries are tensors
