@@ -150,12 +150,12 @@ class AgentPolicy(TFPolicy):
     return out.logits, state
 
 
-def checkpoint_policy(run_dir: str, checkpoint: str, core: core_lib.BatchedCore,
-                      greedy: bool = False) -> AgentPolicy:
+def checkpoint_agent(run_dir: str, checkpoint: str,
+                     core: core_lib.BatchedCore):
   """The agent of one of a run's training checkpoints (e.g. one kept with
-  `keep_every`, see `runner.kept_checkpoints`) as a frozen policy: the network
-  is rebuilt from RUN_DIR/config.json for `core`'s observations and its
-  weights restored from the checkpoint prefix `checkpoint`.
+  `keep_every`, see `runner.kept_checkpoints`): the network is rebuilt from
+  RUN_DIR/config.json for `core`'s observations and its weights restored
+  from the checkpoint prefix `checkpoint`.
 
   Raises ValueError if the checkpoint does not hold this agent's weights.
   """
@@ -171,7 +171,13 @@ def checkpoint_policy(run_dir: str, checkpoint: str, core: core_lib.BatchedCore,
   except (AssertionError, ValueError, tf.errors.NotFoundError) as e:
     raise ValueError(f'checkpoint {checkpoint} does not fit the agent of '
                      f'{run_dir}: {str(e).splitlines()[0]}') from e
-  return AgentPolicy(net, greedy)
+  return net
+
+
+def checkpoint_policy(run_dir: str, checkpoint: str, core: core_lib.BatchedCore,
+                      greedy: bool = False) -> AgentPolicy:
+  """`checkpoint_agent` as a frozen policy."""
+  return AgentPolicy(checkpoint_agent(run_dir, checkpoint, core), greedy)
 
 
 def _episodes_dict(columns: Dict[str, np.ndarray], states, record_states):

@@ -15,12 +15,14 @@ must not land in the serving path).
 """
 
 import dataclasses
+import json
 import os
 import time
 from typing import Any, Callable, Dict, Mapping, Optional
 
 import environments
 from meta_rl import agent as agent_lib
+from meta_rl import evaluation
 from meta_rl import export
 from meta_rl import runner
 from meta_rl import training
@@ -104,6 +106,60 @@ def _task_kwargs(task: TaskConfig, core) -> Dict[str, Any]:
   return kwargs
 
 
+def _export(net, task: TaskConfig, core, agent: agent_lib.AgentConfig,
+            a2c: training.A2CConfig, train_config: training.TrainConfig,
+            run_dir: str, metadata: Mapping[str, Any]) -> str:
+  """Writes RUN_DIR/saved_model/<next version>/ with the run's metadata."""
+  meta = dict(metadata)
+  meta.update(
+      task=task.name,
+      task_kwargs=_task_kwargs(task, core),
+      action_repeat=task.action_repeat,
+      agent_config=dataclasses.asdict(agent),
+      a2c_config=dataclasses.asdict(a2c),
+      train_config=dataclasses.asdict(train_config),
+      exported_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
+  return export.export_agent(net, core.observation_spec(),
+                             os.path.join(run_dir, 'saved_model'), meta)
+
+
+def export_checkpoint(run_dir: str, update: Optional[int] = None) -> str:
+  """Exports the agent of one of a run's training checkpoints (the latest by
+  default; `update` picks one of `runner.kept_checkpoints`) as the next
+  SavedModel version of RUN_DIR/saved_model/, e.g. for a run stopped before
+  its end (which exports nothing by itself) or an earlier kept checkpoint.
+  The metadata names the checkpoint. Returns the SavedModel path.
+
+  Raises:
+    RunDirError: no run configuration, or no such checkpoint.
+    ValueError: the checkpoint does not hold this run's agent.
+  """
+  path = os.path.join(run_dir, runner.CONFIG_FILE)
+  try:
+    with open(path) as f:
+      config = json.load(f)
+    task = TaskConfig(**config['task'])
+    a2c = training.A2CConfig(**config['a2c'])
+    train_config = training.TrainConfig(**config['train'])
+  except OSError as e:
+    raise RunDirError(f'cannot read {path}: {e.strerror}') from e
+  except (ValueError, TypeError, KeyError, AttributeError) as e:
+    raise RunDirError(f'{path} is not a run configuration ({e})') from e
+  kept = runner.kept_checkpoints(run_dir)
+  if not kept:
+    raise RunDirError(f'no checkpoint in {run_dir}')
+  update = max(kept) if update is None else update
+  if update not in kept:
+    raise RunDirError(f'no checkpoint of update {update} in {run_dir}; there '
+                      f'are: {", ".join(map(str, kept))}')
+  core = task.make_core()
+  net = evaluation.checkpoint_agent(run_dir, kept[update], core)
+  steps = update * train_config.batch_size * train_config.unroll_length
+  return _export(net, task, core, net.config, a2c, train_config, run_dir,
+                 {'num_updates': update, 'env_steps': steps,
+                  'checkpoint': os.path.relpath(kept[update], run_dir)})
+
+
 def train(task: TaskConfig, agent: agent_lib.AgentConfig,
           a2c: training.A2CConfig, train_config: training.TrainConfig,
           run: RunConfig, *, metadata: Optional[Mapping[str, Any]] = None,
@@ -144,20 +200,9 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
                       keep_every=run.keep_every)
   path = None
   if run.export and not result.stopped_early:
-    meta = dict(metadata or {})
-    meta.update(
-        task=task.name,
-        task_kwargs=_task_kwargs(task, core),
-        action_repeat=task.action_repeat,
-        agent_config=dataclasses.asdict(agent),
-        a2c_config=dataclasses.asdict(a2c),
-        train_config=dataclasses.asdict(train_config),
-        num_updates=result.num_updates,
-        env_steps=result.env_steps,
-        frames=result.frames,
-        exported_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
-    path = export.export_agent(net, core.observation_spec(),
-                               os.path.join(run.run_dir, 'saved_model'), meta)
+    path = _export(net, task, core, agent, a2c, train_config, run.run_dir,
+                   dict(metadata or {}, num_updates=result.num_updates,
+                        env_steps=result.env_steps, frames=result.frames))
   return TrainResult(run.run_dir, path, result.num_updates, result.env_steps,
                      result.frames, result.seconds, result.last_log,
                      result.stopped_by)

@@ -137,3 +137,49 @@ def test_learning_curve_reads_every_tensorboard_point(tmp_path, monkeypatch):
   steps, values = exp6_harlow._learning_curve(str(tmp_path))  # pylint: disable=protected-access
   assert steps == [1000 * i for i in range(30)]
   np.testing.assert_allclose(values, np.arange(30) / 30, rtol=1e-6)
+
+
+def test_export_a_checkpoint_of_a_stopped_run(harlow_run, tmp_path):
+  """launch/export.py writes the agent of a chosen training checkpoint as a
+  SavedModel (a run stopped early exports nothing by itself): the same
+  outputs as the checkpoint's network, usable by evaluate.py."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  import environments  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  run = str(tmp_path / 'stopped')
+  shutil.copytree(harlow_run, run)
+  shutil.rmtree(os.path.join(run, 'saved_model'))
+  proc = _launch('export.py', f'--run_dir={run}', '--checkpoint=4', check=0)
+  path = proc.stdout.strip()
+  assert path == os.path.join(run, 'saved_model', '1')
+  meta = json.load(open(os.path.join(path, 'assets.extra', 'meta_rl.json')))
+  assert meta['num_updates'] == 4 and meta['env_steps'] == 4 * 4 * 10
+  assert meta['checkpoint'] == os.path.join('checkpoints', 'kept', 'ckpt-4')
+  assert meta['task'] == 'harlow' and meta['task_kwargs']['resolution'] == 24
+  # The SavedModel computes what the checkpoint's network computes.
+  core = environments.make_core('harlow', resolution=24, num_images=4,
+                                max_steps=120)
+  net = evaluation.checkpoint_agent(run, runner.kept_checkpoints(run)[4], core)
+  rng = np.random.default_rng(1)
+  inputs = {'prev_action': tf.constant([-1, 2], tf.int32),
+            'prev_reward': tf.constant([0.0, 0.2]),
+            'pixels': tf.constant(rng.integers(0, 256, (2, 24, 24, 3)),
+                                  tf.uint8)}
+  state = net.initial_state(2)
+  want = net.step(inputs, state)[0].logits.numpy()
+  got = tf.saved_model.load(path).signatures['step'](**inputs, **state)
+  np.testing.assert_allclose(got['logits'].numpy(), want, rtol=1e-5, atol=1e-6)
+  # The next export is version 2 (the latest); evaluate.py plays it.
+  _launch('export.py', f'--run_dir={run}', check=0)
+  _launch('evaluate.py', f'--saved_model={run}/saved_model',
+          '--num_episodes=4', f'--output_dir={tmp_path / "eval"}', check=0)
+  meta = json.load(open(os.path.join(run, 'saved_model', '2', 'assets.extra',
+                                     'meta_rl.json')))
+  assert meta['num_updates'] == 8
+  # Bad input: one error line, exit status 2, nothing written.
+  assert 'no checkpoint of update 5' in _error_line(
+      _launch('export.py', f'--run_dir={run}', '--checkpoint=5', check=2))
+  assert 'config.json' in _error_line(
+      _launch('export.py', f'--run_dir={tmp_path / "none"}', check=2))
+  assert sorted(os.listdir(os.path.join(run, 'saved_model'))) == ['1', '2']

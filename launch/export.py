@@ -1,0 +1,41 @@
+"""Export one of a run's training checkpoints as a SavedModel.
+
+  python launch/export.py --run_dir=runs/harlow                  # the latest
+  python launch/export.py --run_dir=runs/harlow --checkpoint=3000
+
+A run exports its agent when it reaches --total_steps; a run stopped before
+(Ctrl-C, SIGTERM, a time limit) exports nothing, and an earlier checkpoint
+(e.g. one kept with --keep_every) may be the one to study. This writes the
+agent of the chosen checkpoint as the next version of RUN_DIR/saved_model/
+(the same contract as a finished run's; its metadata names the checkpoint)
+and prints the path, for launch/evaluate.py, the analysis launchers and TF
+Serving.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+import common
+
+flags.DEFINE_string('run_dir', None, 'Run dir of a training run.')
+flags.DEFINE_integer('checkpoint', None, 'Update of the checkpoint to export '
+                     '(one of the kept or latest ones); default: the latest.')
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+  common.no_arguments(argv)
+  if not FLAGS.run_dir:
+    common.fail('--run_dir is required')
+  try:
+    path = common.experiment.export_checkpoint(FLAGS.run_dir, FLAGS.checkpoint)
+  except (OSError, ValueError) as e:  # RunDirError is a ValueError
+    common.fail(str(e).splitlines()[0])
+  print(f'exported {path}', file=sys.stderr)
+  print(path)
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=common.parse_flags)
