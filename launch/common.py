@@ -281,11 +281,8 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
            f'{" or ".join(trained_on)}')
     core, _ = make_test_core(task, metadata, **(task_overrides or {}))
     if checkpoint is not None:
-      kept = runner.kept_checkpoints(run_dir)
-      if checkpoint not in kept:
-        fail(f'no checkpoint of update {checkpoint} in {run_dir}; there '
-             f'are: {", ".join(map(str, kept)) or "none"}')
-      agent = evaluation.checkpoint_policy(run_dir, kept[checkpoint], core)
+      agent = evaluation.checkpoint_policy(
+          run_dir, runner.find_checkpoint(run_dir, checkpoint), core)
     else:
       agent.check_fits_core(core)
     policies = {'agent': agent}

@@ -145,19 +145,14 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None) -> str:
     raise RunDirError(f'cannot read {path}: {e.strerror}') from e
   except (ValueError, TypeError, KeyError, AttributeError) as e:
     raise RunDirError(f'{path} is not a run configuration ({e})') from e
-  kept = runner.kept_checkpoints(run_dir)
-  if not kept:
-    raise RunDirError(f'no checkpoint in {run_dir}')
-  update = max(kept) if update is None else update
-  if update not in kept:
-    raise RunDirError(f'no checkpoint of update {update} in {run_dir}; there '
-                      f'are: {", ".join(map(str, kept))}')
+  prefix = runner.find_checkpoint(run_dir, update)
+  update = int(prefix.rsplit('-', 1)[-1])
   core = task.make_core()
-  net = evaluation.checkpoint_agent(run_dir, kept[update], core)
+  net = evaluation.checkpoint_agent(run_dir, prefix, core)
   steps = update * train_config.batch_size * train_config.unroll_length
   return _export(net, task, core, net.config, a2c, train_config, run_dir,
                  {'num_updates': update, 'env_steps': steps,
-                  'checkpoint': os.path.relpath(kept[update], run_dir)})
+                  'checkpoint': os.path.relpath(prefix, run_dir)})
 
 
 def train(task: TaskConfig, agent: agent_lib.AgentConfig,

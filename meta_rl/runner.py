@@ -230,6 +230,19 @@ def kept_checkpoints(run_dir: str) -> Dict[int, str]:
   return dict(sorted(found.items()))
 
 
+def find_checkpoint(run_dir: str, update: Optional[int] = None) -> str:
+  """The prefix of the checkpoint of `update` among `kept_checkpoints`
+  (the latest one if None). Raises RunDirError naming the ones there are."""
+  kept = kept_checkpoints(run_dir)
+  if not kept:
+    raise RunDirError(f'no checkpoint in {run_dir}')
+  update = max(kept) if update is None else update
+  if update not in kept:
+    raise RunDirError(f'no checkpoint of update {update} in {run_dir}; there '
+                      f'are: {", ".join(map(str, kept))}')
+  return kept[update]
+
+
 def _progress_line(name, trainer, scalars, elapsed):
   """`[name] update u/U  steps S (frames F)  rate  reward  <task metrics>
   entropy  elapsed  ETA`."""
