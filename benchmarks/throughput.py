@@ -74,16 +74,19 @@ def measure(trainer, seconds, min_updates=2, frames=False):
   return float(np.median(rates))
 
 
-def render_rate(core, batch_size, seconds):
-  """Frames/s of a Harlow core's renderer alone (gaze and phase vary)."""
+def render_rate(core, batch_size, seconds, vary, xla=False):
+  """Frames/s of a core's renderer alone (`observe`); `vary(state)` changes
+  the state between frames (e.g. Harlow's gaze and phase)."""
   state, _ = core.reset(environments.core.make_key(0), batch_size)
+
+  observe = tf.function(core.observe, jit_compile=xla)
 
   @tf.function
   def render(state, n):
     total = tf.constant(0, tf.int32)
     for _ in tf.range(n):
-      state = state._replace(gaze=state.gaze + 0.7, phase=(state.phase + 1) % 3)
-      total += tf.cast(core.observe(state)['pixels'][0, 0, 0, 0], tf.int32)
+      state = vary(state)
+      total += tf.cast(observe(state)['pixels'][0, 0, 0, 0], tf.int32)
     return total
 
   render(state, 10)  # trace
@@ -104,7 +107,8 @@ def harlow_rows(seconds, xla):
   print("Harlow's task (Exp 6): B=32, unroll 100, action repeat 4")
   for resolution in (84, 42):
     task = environments.make_core('harlow', resolution=resolution)
-    rate = render_rate(task, 32, seconds)
+    rate = render_rate(task, 32, seconds, lambda s: s._replace(
+        gaze=s.gaze + 0.7, phase=(s.phase + 1) % 3))
     print(f'{f"render {resolution}x{resolution} B=32":<28} {rate:>12,.0f} '
           'frames/s', flush=True)
     core = environments.make_core('harlow', action_repeat=4,
@@ -124,19 +128,52 @@ def harlow_rows(seconds, xla):
             'frames/s', flush=True)
 
 
+def navigation_rows(seconds, xla):
+  """The I-maze's ray-cast renderer and training step, both agents."""
+  print('I-maze navigation (Exp 7): B=32, unroll 100, action repeat 4')
+
+  def vary(s):  # turn and walk along the central corridor
+    y = 4.5 + tf.math.floormod(s.position[:, 1] + 0.37 - 4.5, 4.0)
+    return s._replace(heading=s.heading + 0.3,
+                      position=tf.stack([s.position[:, 0], y], -1))
+
+  for resolution in (84, 42, 32):
+    task = environments.make_core('imaze', resolution=resolution)
+    for jit in (False, True):
+      rate = render_rate(task, 32, seconds, vary, xla=jit)
+      name = f'ray cast {resolution}x{resolution} B=32' + (' XLA' if jit
+                                                          else '')
+      print(f'{name:<28} {rate:>12,.0f} frames/s', flush=True)
+  for resolution in (84, 42, 32):
+    core = environments.make_core('imaze', action_repeat=4,
+                                  resolution=resolution)
+    for config in (AgentConfig(core='stacked_lstm', stacked_units=(256, 64)),
+                   AgentConfig(core='feedforward', num_units=256)):
+      agent = make_agent(core.observation_spec(), core.num_actions, config)
+      trainer = InGraphTrainer(core, agent, A2CConfig(max_grad_norm=40.0),
+                               TrainConfig(batch_size=32, unroll_length=100,
+                                           jit_compile=xla, jit_env=True))
+      steps, frames = measure(trainer, seconds, frames=True)
+      name = f'{config.core} {resolution}x{resolution} jit_env'
+      print(f'{name:<28} {steps:>12,.0f} decisions/s {frames:>10,.0f} '
+            'frames/s', flush=True)
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--seconds', type=float, default=10.0,
                       help='time per in-graph configuration')
   parser.add_argument('--xla', action='store_true',
                       help='also measure jit_compile=True')
-  parser.add_argument('--sections', default='bandits,harlow',
+  parser.add_argument('--sections', default='bandits,harlow,navigation',
                       help='comma-separated: bandits (bandits, two-step and '
-                      'the Python driver), harlow')
+                      'the Python driver), harlow, navigation')
   args = parser.parse_args()
   sections = args.sections.split(',')
   if 'harlow' in sections:
     harlow_rows(args.seconds, xla=False)
+  if 'navigation' in sections:
+    navigation_rows(args.seconds, xla=False)
   if 'bandits' not in sections:
     return
   core = environments.make_core('independent')

@@ -8,6 +8,7 @@ from environments.core import (ActionRepeat, BatchedCore, StepOutput,
 from environments.dm_env_face import CoreEnvironment
 from environments.harlow import HarlowConfig, HarlowTask
 from environments.informative_bandit import InformativeBandit
+from environments.maze import MazeConfig, MazeTask
 from environments.restless_bandit import RestlessBandit
 from environments.two_step import TwoStepTask
 
@@ -18,6 +19,7 @@ TASKS.update({
     'restless_test': lambda **kw: RestlessBandit('test', **kw),
     'two_step': TwoStepTask,  # Exp 5 (Section 3.2.1)
     'harlow': HarlowTask,  # Exp 6 (Section 3.2.2); split='test': held out
+    'imaze': MazeTask,  # Exp 7 (Section 3.2.3)
 })
 
 # The tasks each training launcher offers (`--task` choices); test variants
@@ -26,6 +28,7 @@ TRAINING_TASKS = {
     'bandits': BANDIT_TASKS + ('informative', 'restless'),
     'two_step': ('two_step',),
     'harlow': ('harlow',),
+    'navigation': ('imaze',),
 }
 
 
@@ -60,5 +63,6 @@ def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
 
 __all__ = ['ActionRepeat', 'unwrap', 'BatchedCore', 'StepOutput', 'step_autoreset',
            'CoreEnvironment', 'BernoulliBandit', 'InformativeBandit',
-           'RestlessBandit', 'TwoStepTask', 'HarlowConfig', 'HarlowTask', 'BANDIT_TASKS', 'TASKS',
+           'RestlessBandit', 'TwoStepTask', 'HarlowConfig', 'HarlowTask',
+           'MazeConfig', 'MazeTask', 'BANDIT_TASKS', 'TASKS',
            'TRAINING_TASKS', 'TEST_KWARGS', 'make_core', 'make_environment']

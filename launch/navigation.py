@@ -1,0 +1,62 @@
+"""Train an agent on one-shot navigation in the I-maze (Exp 7, Section 3.2.3).
+
+  python launch/navigation.py --flagfile=launch/configs/navigation.cfg --run_dir=runs/nav
+  python launch/navigation.py --flagfile=launch/configs/navigation_ff.cfg --run_dir=runs/nav_ff
+
+The agent sees a first-person view rendered by ray casting inside the training
+graph (`pixels`, RESOLUTION x RESOLUTION RGB) plus, for the stacked LSTM ("Nav
+A3C", Fig 1c), its previous action and reward; the feed-forward agent ("FF
+A3C") sees only the current image. Each episode hides the goal in one of the
+map's 'G' cells; reaching it pays 10 and respawns the agent, the goal staying
+where it is. Six actions: forward, backward, turn left, turn right, strafe
+left, strafe right (environments/maze.py documents the speeds and rules).
+--maze_file draws your own map (DeepMind Lab text convention: '*' wall, ' '
+floor, 'P' spawn, 'G' goal, 'A' apple); the map itself is stored with the run.
+Same run dir, checkpoints, TensorBoard and SavedModel contract as
+launch/bandits.py; analyse with launch/exp7_navigation.py.
+"""
+
+from absl import app
+from absl import flags
+
+import common
+
+config = common.environments.MazeConfig()
+flags.DEFINE_string('maze_file', None, 'Text map of the maze (default: the '
+                    'built-in I-maze, environments.maze.I_MAZE).')
+flags.DEFINE_integer('resolution', config.resolution,
+                     'Side of the rendered view in pixels (84: the paper).')
+flags.DEFINE_integer('episode_frames', config.episode_frames,
+                     'Primitive steps per episode (fixed duration).')
+flags.DEFINE_float('move_speed', config.move_speed,
+                   'Cells moved per primitive step.')
+flags.DEFINE_float('turn_degrees', config.turn_degrees,
+                   'Degrees turned per primitive step.')
+flags.DEFINE_float('fov', config.fov, 'Field of view in degrees.')
+flags.DEFINE_boolean('apples', config.apples, "Put the map's 'A' apples in "
+                     '(reward --apple_reward each; off in the paper).')
+flags.DEFINE_float('apple_reward', config.apple_reward, 'Reward of an apple.')
+common.define_training_flags(num_units=256, unroll_length=100, batch_size=32,
+                             gamma=0.99, beta_e=0.001, beta_v=0.5,
+                             learning_rate=5e-4, total_steps=20_000_000,
+                             action_repeat=4)
+flags.adopt_module_key_flags(common)
+FLAGS = flags.FLAGS
+TASK_FLAGS = ('resolution', 'episode_frames', 'move_speed', 'turn_degrees',
+              'fov', 'apples', 'apple_reward')
+
+
+def main(argv):
+  common.no_arguments(argv)
+  kwargs = {k: FLAGS[k].value for k in TASK_FLAGS}
+  if FLAGS.maze_file:
+    maze = common.environments.maze
+    try:
+      kwargs['maze'] = maze.load_maze(FLAGS.maze_file).text
+    except (OSError, ValueError) as e:
+      common.fail(str(e).splitlines()[0])
+  common.train(common.experiment.TaskConfig('imaze', kwargs))
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=common.parse_flags)
