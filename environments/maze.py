@@ -602,7 +602,7 @@ def plot_maze(ax, maze: MazeMap, trajectories=(), goal: Optional[int] = None,
   if goal is not None:
     r, c = maze.goals[goal]
     ax.scatter([c + 0.5], [r + 0.5], marker='*', s=220, color=np.array(
-        GOAL_RGB) / 255, edgecolors='k', linewidths=0.8, zorder=4)
+        GOAL_RGB) / 255, edgecolors='k', linewidths=0.8, zorder=6)
   for i, xy in enumerate(trajectories):
     xy = np.asarray(xy)
     if len(xy):
@@ -610,7 +610,7 @@ def plot_maze(ax, maze: MazeMap, trajectories=(), goal: Optional[int] = None,
       ax.plot(xy[:, 0], xy[:, 1], '-', lw=1.2, color=colour, alpha=0.9)
   if len(visits):
     v = np.asarray(visits)
-    ax.scatter(v[:, 0], v[:, 1], color='red', s=30, zorder=5)
+    ax.scatter(v[:, 0], v[:, 1], color='red', s=90, zorder=5)
   ax.set_xlim(0, cols)
   ax.set_ylim(rows, 0)
   ax.set_aspect('equal')

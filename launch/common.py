@@ -294,6 +294,25 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
   return core, policies, paths
 
 
+def tensorboard_curve(run_dir, tag):
+  """(steps, values) of a logged scalar (e.g. 'p_correct_later') from every
+  point of a run's TensorBoard events; empty lists if it was never logged."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  # 0: keep every point (the default keeps a sample of 10 tensor events).
+  acc = event_accumulator.EventAccumulator(
+      os.path.join(run_dir, 'tb'), size_guidance={'scalars': 0, 'tensors': 0})
+  acc.Reload()
+  if tag in acc.Tags().get('tensors', []):  # TF2 summaries are tensors
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    events = acc.Tensors(tag)
+    return ([e.step for e in events],
+            [float(tf.make_ndarray(e.tensor_proto)) for e in events])
+  if tag in acc.Tags().get('scalars', []):
+    events = acc.Scalars(tag)
+    return [e.step for e in events], [e.value for e in events]
+  return [], []
+
+
 def make_test_core(task, metadata, **overrides):
   """The core to test an exported agent on, and the task arguments used: the
   task as trained (its arguments, e.g. num_trials or swap_prob, and action

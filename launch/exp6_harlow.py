@@ -81,25 +81,6 @@ def _policy_at(core, update):
     common.fail(str(e).splitlines()[0])
 
 
-def _learning_curve(run_dir):
-  """(agent decisions, P(correct) on trials 2-10) from a run's TensorBoard."""
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  # 0: keep every point (the default keeps a sample of 10 tensor events).
-  acc = event_accumulator.EventAccumulator(
-      os.path.join(run_dir, 'tb'), size_guidance={'scalars': 0, 'tensors': 0})
-  acc.Reload()
-  tag = 'p_correct_later'
-  if tag in acc.Tags().get('tensors', []):  # TF2 summaries are tensors
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    events = acc.Tensors(tag)
-    return ([e.step for e in events],
-            [float(tf.make_ndarray(e.tensor_proto)) for e in events])
-  if tag in acc.Tags().get('scalars', []):
-    events = acc.Scalars(tag)
-    return [e.step for e in events], [e.value for e in events]
-  return [], []
-
-
 def _plot(path, report, curves, title):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
@@ -256,7 +237,7 @@ def main(argv):
                              FLAGS.checkpoint_episodes, FLAGS.seed)
       report['checkpoints'][str(update)] = summary
   curves = {os.path.basename(os.path.normpath(FLAGS.run_dir)):
-            _learning_curve(FLAGS.run_dir)}
+            common.tensorboard_curve(FLAGS.run_dir, 'p_correct_later')}
   from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
   for run_dir in FLAGS.seed_runs:
     name = os.path.basename(os.path.normpath(run_dir))
@@ -278,7 +259,7 @@ def main(argv):
     log(f'[exp6] run {name}: {FLAGS.seed_episodes} episodes')
     report['runs'][name], _ = _evaluate(core, policy, FLAGS.seed_episodes,
                                         FLAGS.seed)
-    curves[name] = _learning_curve(run_dir)
+    curves[name] = common.tensorboard_curve(run_dir, 'p_correct_later')
 
   with open(paths[names[0]], 'w') as f:
     json.dump(report, f, indent=1)

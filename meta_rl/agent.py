@@ -123,6 +123,10 @@ def sample_action(logits: tf.Tensor, key: Optional[tf.Tensor] = None,
   return tf.random.stateless_categorical(logits, 1, key, dtype=tf.int32)[:, 0]
 
 
+# Smallest image side the conv encoder takes (8x8 stride 4, then 4x4 stride 2).
+MIN_IMAGE_SIDE = 20
+
+
 def _is_image(spec: specs.Array) -> bool:
   return len(spec.shape) == 3 and spec.dtype == np.uint8
 
@@ -140,6 +144,10 @@ class ObservationEncoder(keras.layers.Layer):
     self._conv_keys = []
     for key, spec in self._spec.items():
       if _is_image(spec):
+        if min(spec.shape[:2]) < MIN_IMAGE_SIDE:
+          raise ValueError(
+              f'observation {key!r} is {spec.shape[0]}x{spec.shape[1]}; the '
+              f'conv encoder needs at least {MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}')
         name = f'conv_{key}'
         self._conv_keys.append(key)
         setattr(self, name, keras.Sequential([

@@ -275,3 +275,104 @@ def harlow_summary(trials) -> Dict[str, float]:
   out['frames_per_trial'] = float(np.nanmean(trials['frames']))
   out['trials_per_episode'] = float(np.mean((~np.isnan(correct)).sum(1)))
   return out
+
+
+# ----------------------------------------------------------------------------
+# One-shot navigation (Section 3.2.3, Fig 7).
+
+
+def navigation_trips(episodes) -> Dict[str, np.ndarray]:
+  """Per-trip arrays from `evaluation.play_episodes` on the I-maze (under any
+  action repeat). A trip runs from the episode's start, or from the decision
+  after a goal visit (the respawn), to the next visit or the episode's end.
+
+  Returns arrays [N, K] (K = most trips in an episode; NaN where an episode
+  had fewer): `start` (decision index where the trip began), `latency`
+  (decisions to the goal, including the one that reached it; NaN for the
+  unfinished last trip), `remaining` (decisions from the trip's start to the
+  episode's end); and `length` [N], the decisions of each episode.
+  """
+  visits = np.asarray(episodes['metric_goal_visits']) > 0  # [N, T]
+  valid = np.asarray(episodes['valid'])
+  length = valid.sum(1)
+  n = visits.shape[0]
+  k = int(visits.sum(1).max()) + 1
+  out = {key: np.full((n, k), np.nan) for key in ('start', 'latency',
+                                                  'remaining')}
+  for i in range(n):
+    at = np.nonzero(visits[i] & valid[i])[0]
+    starts = np.concatenate([[0], at + 1])
+    starts = starts[starts < length[i]] if len(at) else starts
+    out['start'][i, :len(starts)] = starts
+    out['remaining'][i, :len(starts)] = length[i] - starts
+    out['latency'][i, :len(at)] = at + 1 - starts[:len(at)]
+  out['length'] = length.astype(np.float64)
+  return out
+
+
+def _mean_se(x) -> Tuple[float, float, int]:
+  x = np.asarray(x, np.float64)
+  x = x[~np.isnan(x)]
+  if not x.size:
+    return float('nan'), float('nan'), 0
+  se = float(x.std(ddof=1) / np.sqrt(x.size)) if x.size > 1 else float('nan')
+  return float(x.mean()), se, int(x.size)
+
+
+def navigation_summary(trips, rewards, goals, window: int,
+                       max_visits: int = 10) -> Dict[str, float]:
+  """Fig 7c's numbers from `navigation_trips`, the episodes' rewards [N, T]
+  and goal indices [N].
+
+  `latency_first` / `latency_later`: mean decisions to the goal on the first
+  trip and on trips 2+ (each finished trip counts once), with SEs over trips,
+  and their ratio `latency_ratio` (the issue's measure). Two things make this
+  ratio fall below 1 even for an agent without memory: a later trip counts
+  only if it ends in the time left, and episodes whose goal the agent
+  happens to reach quickly contribute more later trips. `matched_first` /
+  `matched_later` / `matched_ratio` compare on equal terms: only trips that
+  began at least `window` decisions before the end, latencies capped at
+  `window`, averaged per goal position and then over goal positions (a
+  memoryless agent scores 1 up to noise). `by_visit` lists the mean latency
+  of visit 1..`max_visits` (with SE and count).
+  """
+  latency, remaining = trips['latency'], trips['remaining']
+  goals = np.asarray(goals)
+  out = {}
+  rewards = np.asarray(rewards, np.float64).sum(1)
+  out['episode_reward'], out['episode_reward_se'], out['episodes'] = _mean_se(
+      rewards)
+  finished = ~np.isnan(latency)
+  out['visits_per_episode'] = float(finished.sum(1).mean())
+  out['p_found'] = float(finished[:, 0].mean())
+  for name, x in (('first', latency[:, :1]), ('later', latency[:, 1:])):
+    m, se, n = _mean_se(np.ravel(x))
+    out.update({f'latency_{name}': m, f'latency_{name}_se': se,
+                f'n_{name}': n})
+  out['latency_ratio'] = out['latency_later'] / out['latency_first']
+  # Matched: trips with at least `window` decisions left, capped at it,
+  # averaged within each goal position, then over the positions.
+  capped = np.where(finished, np.minimum(latency, window), window)
+  capped = np.where(remaining >= window, capped, np.nan)
+  for name, x in (('first', capped[:, :1]), ('later', capped[:, 1:])):
+    per_goal = [_mean_se(np.ravel(x[goals == g])) for g in np.unique(goals)]
+    means = [m for m, _, n in per_goal if n > 0]
+    ses = [se for _, se, n in per_goal if n > 1]
+    out[f'matched_{name}'] = float(np.mean(means)) if means else float('nan')
+    out[f'matched_{name}_se'] = (float(np.sqrt(np.sum(np.square(ses)))
+                                       / len(ses)) if ses else float('nan'))
+    out[f'matched_n_{name}'] = int(sum(n for _, _, n in per_goal))
+  out['matched_ratio'] = out['matched_later'] / out['matched_first']
+  out['window'] = int(window)
+  by_visit = [_mean_se(latency[:, j]) for j in range(min(max_visits,
+                                                          latency.shape[1]))]
+  out['by_visit'] = {'mean': [b[0] for b in by_visit],
+                     'se': [b[1] for b in by_visit],
+                     'n': [b[2] for b in by_visit]}
+  return out
+
+
+def first_discovery(trips) -> np.ndarray:
+  """Decision index of each episode's first goal visit [N] (-1 if none)."""
+  first = trips['latency'][:, 0]
+  return np.where(np.isnan(first), -1, first - 1).astype(int)

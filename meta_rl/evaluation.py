@@ -47,8 +47,9 @@ def _key_from(rng: np.random.Generator) -> tf.Tensor:
 
 class TFPolicy:
   """Base of policies computed by TF: subclasses define `_network(inputs,
-  state) -> (logits, next state)` and `state_names`; actions are drawn by
-  `meta_rl.agent.sample_action` (stateless, keyed) or taken greedily."""
+  state) -> (logits, value, next state)` and `state_names`; actions are
+  drawn by `meta_rl.agent.sample_action` (stateless, keyed) or taken
+  greedily."""
 
   greedy: bool = False
   state_names: List[str] = []
@@ -61,8 +62,13 @@ class TFPolicy:
 
   def tf_step(self, inputs, state, key):
     """Graph-side step: (action int32 [B], next state) with a [2] int32 key."""
-    logits, state = self._network(inputs, state)
-    return sample_action(logits, key, self.greedy), state
+    action, _, state = self.tf_step_with_value(inputs, state, key)
+    return action, state
+
+  def tf_step_with_value(self, inputs, state, key):
+    """`tf_step` that also returns the value estimate float32 [B]."""
+    logits, value, state = self._network(inputs, state)
+    return sample_action(logits, key, self.greedy), value, state
 
   def initial_state(self, batch_size: int) -> Dict[str, np.ndarray]:
     return {k: v.numpy() for k, v in self.tf_initial_state(batch_size).items()}
@@ -129,7 +135,7 @@ class SavedModelPolicy(TFPolicy):
     feed = {k: tf.cast(v, self.input_specs[k].dtype)
             for k, v in dict(inputs, **state).items() if k in self.input_specs}
     out = self._step(**feed)
-    return out['logits'], {k: out[k] for k in self.state_names}
+    return out['logits'], out['value'], {k: out[k] for k in self.state_names}
 
 
 class AgentPolicy(TFPolicy):
@@ -147,7 +153,7 @@ class AgentPolicy(TFPolicy):
   def _network(self, inputs, state):
     inputs = {k: tf.convert_to_tensor(v) for k, v in inputs.items()}
     out, state = self.agent.step(inputs, state)
-    return out.logits, state
+    return out.logits, out.value, state
 
 
 def checkpoint_agent(run_dir: str, checkpoint: str,
@@ -197,7 +203,8 @@ def play_episodes(core: core_lib.BatchedCore, policy, num_episodes: int,
   `rewards` and `valid` (False after an episode ended); `info_<key>`
   [N, T, ...] for every key of the task's ground truth before each step (e.g.
   `info_arm_probs`); `metric_<name>` [N, T] for every task metric (e.g.
-  `metric_regret`, zero after the episode ended); with `record_states`,
+  `metric_regret`, zero after the episode ended); for a TF policy (the
+  agent), `values` [N, T]: its value estimate at each step; with `record_states`,
   `states` maps each state name to [R, T, n] (the policy state after each
   step) for the first R = `record_episodes` episodes (default: all).
   """
@@ -233,6 +240,7 @@ def _play_in_graph(core, policy, n, horizon, seed, record_n, record_states):
 
     columns = {'actions': array(tf.int32, [n]),
                'rewards': array(tf.float32, [n]),
+               'values': array(tf.float32, [n]),
                'valid': array(tf.bool, [n])}
     columns.update({f'info_{k}': array(v.dtype, v.shape)
                     for k, v in core.task_info(env_state).items()})
@@ -244,13 +252,13 @@ def _play_in_graph(core, policy, n, horizon, seed, record_n, record_states):
       if not tf.reduce_any(alive):
         break
       inputs = dict(obs, prev_action=prev_action, prev_reward=prev_reward)
-      action, state = policy.tf_step(inputs, state,
-                                     core_lib.fold_in(act_root, t))
+      action, value, state = policy.tf_step_with_value(
+          inputs, state, core_lib.fold_in(act_root, t))
       info = core.task_info(env_state)
       env_state, step = core.step(core_lib.fold_in(root, t), env_state, action)
       mask = tf.cast(alive, tf.float32)
       values = {'actions': action, 'rewards': step.reward * mask,
-                'valid': alive}
+                'values': value * mask, 'valid': alive}
       values.update({f'info_{k}': v for k, v in info.items()})
       values.update({f'metric_{k}': tf.cast(v, tf.float32) * mask
                      for k, v in step.metrics.items()})

@@ -169,3 +169,11 @@ def test_one_hot_reward_encoding():
   ablated = make_agent(OBS_SPEC, 2, AgentConfig(reward_values=(0.1, 1.0, 5.0),
                                                 use_reward_input=False))
   np.testing.assert_array_equal(ablated._encode_reward(tf.constant([5.0])), [[0, 0, 0]])
+
+
+def test_too_small_an_image_is_a_clear_error():
+  spec = {'pixels': specs.Array((16, 16, 3), np.uint8, name='pixels')}
+  with pytest.raises(ValueError, match='16x16; the conv encoder needs at '
+                     'least 20x20'):
+    make_agent(spec, 3)
+  make_agent({'pixels': specs.Array((20, 20, 3), np.uint8)}, 3)  # fits

@@ -99,3 +99,44 @@ def test_stay_regression_recovers_a_planted_interaction():
                                    'reward': reward}, lags=3)
   assert hist['reward_x_transition_lag1']['coef'] > 1.0
   assert abs(hist['reward_x_transition_lag3']['coef']) < 0.3
+
+
+def test_navigation_trips_and_latencies_by_hand():
+  # Episode 0: goal visits at decisions 2 and 5 of 10; episode 1: none.
+  visits = np.zeros((2, 10))
+  visits[0, [2, 5]] = 1
+  episodes = {'metric_goal_visits': visits, 'valid': np.ones((2, 10), bool)}
+  trips = analysis.navigation_trips(episodes)
+  np.testing.assert_array_equal(trips['start'][0], [0, 3, 6])
+  np.testing.assert_array_equal(trips['latency'][0], [3, 3, np.nan])
+  np.testing.assert_array_equal(trips['remaining'][0], [10, 7, 4])
+  np.testing.assert_array_equal(trips['latency'][1], [np.nan] * 3)
+  np.testing.assert_array_equal(analysis.first_discovery(trips), [2, -1])
+  rewards = visits * 10
+  s = analysis.navigation_summary(trips, rewards, goals=[0, 1], window=5)
+  assert s['episode_reward'] == 10 and s['visits_per_episode'] == 1
+  assert s['p_found'] == 0.5
+  assert s['latency_first'] == 3 and s['latency_later'] == 3
+  assert s['latency_ratio'] == 1
+  # Matched (window 5): first trips 3 (goal 0) and 5 (goal 1, capped);
+  # later: 3 (goal 0; the last trip has only 4 decisions left).
+  assert s['matched_first'] == 4 and s['matched_later'] == 3
+  assert s['matched_ratio'] == 0.75
+  assert s['by_visit']['n'][:2] == [1, 1]
+
+
+def test_matched_latency_removes_the_goal_position_bias():
+  """A memoryless agent reaching goal 0 in 10 decisions and goal 1 in 100
+  visits goal 0 more often: trips 2+ look faster (raw ratio < 1) although
+  nothing was learnt; per goal position the ratio is 1."""
+  n, t = 200, 400
+  goals = np.arange(n) % 2
+  visits = np.zeros((n, t))
+  for i in range(n):
+    period = 10 if goals[i] == 0 else 100
+    visits[i, period - 1::period] = 1
+  trips = analysis.navigation_trips({'metric_goal_visits': visits,
+                                     'valid': np.ones((n, t), bool)})
+  s = analysis.navigation_summary(trips, visits * 10, goals, window=200)
+  assert s['latency_ratio'] < 0.5
+  assert s['matched_ratio'] == 1.0

@@ -123,20 +123,21 @@ def test_saved_model_runs_in_the_cpp_loader_on_pixels(harlow_run, tmp_path):
   assert set(np.load(out / 'action.npy').tolist()) <= {0, 1, 2}
 
 
-def test_learning_curve_reads_every_tensorboard_point(tmp_path, monkeypatch):
-  """Fig 6d reads every point of the run's curve (TensorBoard's loader keeps
+def test_learning_curves_read_every_tensorboard_point(tmp_path, monkeypatch):
+  """Fig 6d and 7c read every point of a run's curve (TensorBoard's loader keeps
   a sample of 10 tensor events unless told otherwise)."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   monkeypatch.syspath_prepend(os.path.join(ROOT, 'launch'))
-  import exp6_harlow  # pylint: disable=g-import-not-at-top
+  import common  # pylint: disable=g-import-not-at-top
   writer = tf.summary.create_file_writer(str(tmp_path / 'tb'))
   with writer.as_default():
     for i in range(30):
       tf.summary.scalar('p_correct_later', i / 30, step=1000 * i)
   writer.close()
-  steps, values = exp6_harlow._learning_curve(str(tmp_path))  # pylint: disable=protected-access
+  steps, values = common.tensorboard_curve(str(tmp_path), 'p_correct_later')
   assert steps == [1000 * i for i in range(30)]
   np.testing.assert_allclose(values, np.arange(30) / 30, rtol=1e-6)
+  assert common.tensorboard_curve(str(tmp_path), 'never_logged') == ([], [])
 
 
 def test_export_a_checkpoint_of_a_stopped_run(harlow_run, tmp_path):

@@ -18,7 +18,7 @@ F, B, L, R, SL, SR = range(6)
 UP, DOWN, EAST, WEST = -math.pi / 2, math.pi / 2, 0.0, math.pi
 
 globals().update(traces.conformance_tests(
-    ['imaze'], seed=3, num_steps=120, resolution=16, episode_frames=50))
+    ['imaze'], seed=3, num_steps=60, resolution=16, episode_frames=25))
 
 
 @pytest.fixture(scope='module')
@@ -248,8 +248,8 @@ def test_apples_pay_once_until_the_respawn():
 
 def test_faces_agree_and_the_view_renders_the_last_frame():
   env = environments.make_environment('imaze', seed=2, resolution=16,
-                                      episode_frames=80, action_repeat=4)
-  actions = np.random.default_rng(0).integers(0, 6, 50).astype(np.int32)
+                                      episode_frames=24, action_repeat=2)
+  actions = np.random.default_rng(0).integers(0, 6, 30).astype(np.int32)
   infos, _, _ = traces.assert_faces_agree(env, 2, actions)
   assert set(infos) == {'position', 'heading', 'goal', 'goal_visits', 'frames'}
   task = maze_lib.MazeTask(resolution=16)

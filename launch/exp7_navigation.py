@@ -1,0 +1,319 @@
+"""Exp 7 (Section 3.2.3, Fig 7): one-shot navigation in the I-maze.
+
+  python launch/exp7_navigation.py --run_dir=runs/nav --ff_run_dir=runs/nav_ff \
+      [--seed_runs=runs/nav_s1] [--ff_seed_runs=runs/nav_ff_s1]
+
+Plays --num_episodes frozen test episodes (new goal placements and spawns:
+--seed) with the stacked-LSTM agent of RUN_DIR (its SavedModel, or
+--checkpoint=N: the training checkpoint of update N), the feed-forward agent
+of FF_RUN_DIR and a random policy, and reports for each:
+
+  - reward per episode, goal visits per episode, the fraction of episodes
+    whose goal was found;
+  - latency (agent decisions) of the first visit and of visits 2+ and their
+    ratio (Fig 7c; the target: <= 0.5 with memory, > 0.8 without), with SEs
+    over visits, and the same on equal terms for trips cut off by the
+    episode's end (`matched_*`: trips that began >= --window decisions
+    before the end, latencies capped at --window; see
+    `meta_rl.analysis.navigation_summary`);
+  - latency by visit number 1..10.
+
+--seed_runs / --ff_seed_runs add other seeds of each agent (SavedModel, or
+the latest checkpoint of a run stopped early) for the spread over seeds.
+
+Writes RUN_DIR/eval/exp7.json, exp7.png (a: learning curves from TensorBoard,
+b: trajectories before and after the first discovery, c: latency by visit
+number, e: value estimate around the first discovery) and exp7_episode.png
+(one episode as a strip of first-person frames with the map inset).
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+import common
+from environments import maze as maze_lib
+
+flags.DEFINE_string('run_dir', None, 'Run dir of the stacked-LSTM agent '
+                    '(launch/navigation.py, navigation.cfg).')
+flags.DEFINE_string('ff_run_dir', None, 'Run dir of the feed-forward agent '
+                    '(navigation_ff.cfg) to compare with (optional).')
+flags.DEFINE_list('seed_runs', [], 'Run dirs of other seeds of the '
+                  'stacked-LSTM agent.')
+flags.DEFINE_list('ff_seed_runs', [], 'Run dirs of other seeds of the '
+                  'feed-forward agent.')
+flags.DEFINE_integer('checkpoint', None, 'Evaluate the training checkpoint of '
+                     'this update of RUN_DIR instead of its SavedModel.')
+flags.DEFINE_integer('num_episodes', 500, 'Test episodes per agent.')
+flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
+flags.DEFINE_integer('window', None, 'Decisions of the censoring-matched '
+                     'latencies (default: half an episode).')
+flags.DEFINE_boolean('random', True, 'Also play a random policy.')
+flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
+FLAGS = flags.FLAGS
+NAMES = ['exp7.json', 'exp7.png', 'exp7_episode.png']
+ACTION_MARKS = ('^', 'v', '<', '>', '[', ']')  # forward, back, turns, strafes
+
+
+def _log(message):
+  print(message, file=sys.stderr, flush=True)
+
+
+def _policy(run_dir, core, flag):
+  """A run's agent: its SavedModel, else its latest checkpoint. Returns
+  (policy, label)."""
+  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  name = os.path.basename(os.path.normpath(run_dir))
+  try:
+    if os.path.isdir(os.path.join(run_dir, 'saved_model')):
+      policy = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
+      if policy.metadata.get('task') != 'imaze':
+        common.fail(f'--{flag} {run_dir} holds no agent trained on imaze')
+      policy.check_fits_core(core)
+      return policy, name
+    update = max(runner.kept_checkpoints(run_dir), default=None)
+    if update is None:
+      common.fail(f'--{flag} {run_dir}: no SavedModel or checkpoint')
+    return (evaluation.checkpoint_policy(
+        run_dir, runner.find_checkpoint(run_dir, update), core),
+            f'{name} (update {update})')
+  except (OSError, ValueError) as e:
+    common.fail(f'--{flag} {run_dir}: {str(e).splitlines()[0]}')
+
+
+def _evaluate(core, policy, window):
+  from meta_rl import analysis, evaluation  # pylint: disable=g-import-not-at-top
+  episodes = evaluation.play_episodes(core, policy, FLAGS.num_episodes,
+                                      seed=FLAGS.seed)
+  trips = analysis.navigation_trips(episodes)
+  return analysis.navigation_summary(
+      trips, episodes['rewards'], episodes['info_goal'][:, 0], window), (
+      episodes, trips)
+
+
+def _plot(path, core, report, played, curves, title):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import matplotlib.ticker  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from meta_rl import analysis  # pylint: disable=g-import-not-at-top
+  task = common.environments.unwrap(core)
+  fig, axes = plt.subplots(1, 4, figsize=(21, 5.2),
+                           gridspec_kw={'width_ratios': [1.3, 0.7, 1.3, 1.5]})
+  # a) learning curves: reward per episode over training.
+  ax = axes[0]
+  for name, (steps, values) in curves.items():
+    if steps:
+      ax.plot(np.array(steps) / 1e6, values, lw=1.2, label=name)
+  ax.set(xlabel='agent decisions (millions)', ylabel='reward per episode '
+         '(training, goal = 10)', title='a) learning')
+  ax.legend(frameon=False, fontsize=8)
+  # b) trajectories of one stacked-LSTM episode, before and after discovery.
+  ax = axes[1]
+  episodes, trips = played['agent']
+  i = _example_episode(trips)
+  valid = episodes['valid'][i]
+  xy = episodes['info_position'][i][valid]
+  first = analysis.first_discovery(trips)[i]
+  visits = np.nonzero(episodes['metric_goal_visits'][i][valid] > 0)[0]
+  segments = np.split(np.arange(len(xy)), visits + 1)
+  lines = [xy[s] for s in segments if len(s)]
+  colours = ['sandybrown' if s[0] <= first or first < 0 else 'tab:blue'
+             for s in segments if len(s)]
+  goal = int(episodes['info_goal'][i, 0])
+  r, c = task.maze.goals[goal]
+  maze_lib.plot_maze(ax, task.maze, lines, goal=goal, colours=colours,
+                     visits=[(c + 0.5, r + 0.5)] * len(visits))
+  ax.set_title(f'b) episode {i}: exploring (orange), then\nreturning '
+               f'(blue); {len(visits)} goal visits', fontsize=9)
+  # c) latency by visit number, each agent and seed.
+  ax = axes[2]
+  styles = {'agent': dict(color='tab:blue'), 'ff': dict(color='tab:orange'),
+            'random': dict(color='gray', ls=':')}
+  for name, s in report['results'].items():
+    kind = name.split(':')[0]
+    by = s['by_visit']
+    n = np.array(by['n'])
+    mean = np.where(n >= 20, by['mean'], np.nan)
+    se = np.where(n >= 20, by['se'], np.nan)
+    x = np.arange(1, len(mean) + 1)
+    label = (f'{name} (ratio {s["latency_ratio"]:.2f}, matched '
+             f'{s["matched_ratio"]:.2f})')
+    ax.errorbar(x, mean, yerr=se, marker='o', ms=3, capsize=2, lw=1.3,
+                alpha=1.0 if ':' not in name else 0.6, label=label,
+                **styles.get(kind, {}))
+  ax.set(xlabel='goal visit in the episode', ylabel='decisions to reach the '
+         'goal (mean, SE)', title='c) latency of each visit (visits reached '
+         'by >= 20 episodes)')
+  ax.set_ylim(bottom=0)
+  ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+  ax.legend(frameon=False, fontsize=7)
+  # e) value estimate around the first discovery (mean over episodes).
+  ax = axes[3]
+  span = (-60, 120)
+  for name in played:
+    if name == 'random':
+      continue
+    eps, tr = played[name]
+    mean = _aligned(eps['values'], eps['valid'],
+                    analysis.first_discovery(tr), span)
+    ax.plot(np.arange(*span), mean, lw=1.5, label=name,
+            **styles.get(name.split(':')[0], {}))
+  ax.axvline(0, color='red', lw=1, label='first goal visit')
+  ax.set(xlabel='decisions from the first goal visit',
+         ylabel='value estimate (mean over episodes)',
+         title='e) value before and after the first discovery')
+  ax.legend(frameon=False, fontsize=8)
+  for a in (axes[0], axes[2], axes[3]):
+    a.grid(alpha=0.3)
+  fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def _example_episode(trips):
+  """An episode that shows the behaviour: found early, then several visits."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  visits = (~np.isnan(trips['latency'])).sum(1)
+  return int(np.argmax(visits - 0.01 * np.nan_to_num(trips['latency'][:, 0],
+                                                     nan=1e3)))
+
+
+def _aligned(values, valid, anchor, span):
+  """Mean of values [N, T] at decisions anchor + (span[0] .. span[1]) over
+  episodes with an anchor (>= 0), NaN where fewer than 20 contribute."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  offsets = np.arange(*span)
+  total = np.zeros(len(offsets))
+  count = np.zeros(len(offsets))
+  for i in np.nonzero(anchor >= 0)[0]:
+    t = anchor[i] + offsets
+    ok = (t >= 0) & (t < values.shape[1])
+    ok[ok] &= valid[i, t[ok]]
+    total[ok] += values[i, t[ok]]
+    count[ok] += 1
+  return np.where(count >= 20, total / np.maximum(count, 1), np.nan)
+
+
+def _plot_episode(path, core, episodes, trips, index, num_frames=32,
+                  columns=8, every=3):
+  """Every `every`-th decision of one episode: the first-person frame
+  (re-rendered from the recorded ground truth) with the map inset."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from meta_rl import analysis  # pylint: disable=g-import-not-at-top
+  task = common.environments.unwrap(core)
+  first = int(analysis.first_discovery(trips)[index])
+  length = int(episodes['valid'][index].sum())
+  # Frames leading up to the first discovery and the first return after it.
+  begin = max(0, first - (num_frames // 2) * every) if first >= 0 else 0
+  ts = np.arange(begin, length, every)[:num_frames]
+  n = len(ts)
+  state, _ = task.reset(common.environments.core.make_key(0), n)
+  state = state._replace(
+      position=tf.constant(episodes['info_position'][index, ts], tf.float32),
+      heading=tf.constant(episodes['info_heading'][index, ts], tf.float32),
+      goal=tf.constant(episodes['info_goal'][index, ts], tf.int32))
+  frames = task.observe(state)['pixels'].numpy()  # the view before step t
+  rows = -(-n // columns)
+  fig, axes = plt.subplots(rows, columns, figsize=(2.1 * columns, 2.3 * rows),
+                           squeeze=False)
+  visits = episodes['metric_goal_visits'][index]
+  rewards = episodes['rewards'][index]
+  for k, ax in enumerate(axes.ravel()):
+    ax.axis('off')
+    if k >= n:
+      continue
+    t = ts[k]
+    ax.imshow(frames[k], interpolation='nearest')
+    hit = bool(visits[t:t + every].sum())
+    ax.set_title(f't={t} {ACTION_MARKS[int(episodes["actions"][index, t])]}'
+                 + (' GOAL' if hit else ''), fontsize=8,
+                 color='red' if hit else 'black')
+    inset = ax.inset_axes([0.66, 0.0, 0.34, 0.5])
+    maze_lib.plot_maze(inset, task.maze, goal=int(episodes['info_goal'][index,
+                                                                        t]),
+                       show_cells=False)
+    x, y = episodes['info_position'][index, t]
+    h = episodes['info_heading'][index, t]
+    inset.plot([x], [y], 'o', color='k', ms=2.5)
+    inset.plot([x, x + 1.2 * np.cos(h)], [y, y + 1.2 * np.sin(h)], '-', color='k',
+               lw=1)
+  fig.suptitle(f'one test episode (stacked LSTM): every {every}th decision, '
+               f'first goal visit at decision {first}; reward '
+               f'{rewards.sum():.0f}. Title: decision, its action '
+               '(^ forward, v back, < > turn, [ ] strafe). Inset: the map, '
+               'the agent and its heading, the goal (star)', fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=100)
+  plt.close(fig)
+
+
+def main(argv):
+  common.no_arguments(argv)
+  names = list(NAMES)
+  if FLAGS.checkpoint is not None:
+    names = [n.replace('exp7', f'exp7_ckpt{FLAGS.checkpoint}') for n in names]
+  core, policies, paths = common.load_for_analysis(
+      FLAGS.run_dir, 'imaze', ['random'] if FLAGS.random else [], names,
+      FLAGS.overwrite, trained_on=['imaze'], checkpoint=FLAGS.checkpoint)
+  window = FLAGS.window or core.episode_length // 2
+  if not 0 < window <= core.episode_length:
+    common.fail(f'--window must be in [1, {core.episode_length}], got {window}')
+  named = {'agent': policies['agent']}
+  for flag, runs, label in (('ff_run_dir', [FLAGS.ff_run_dir], 'ff'),
+                            ('seed_runs', FLAGS.seed_runs, 'agent'),
+                            ('ff_seed_runs', FLAGS.ff_seed_runs, 'ff')):
+    for run_dir in filter(None, runs):
+      policy, name = _policy(run_dir, core, flag)
+      key = label if label not in named else f'{label}:{name}'
+      named[key] = policy
+  if 'random' in policies:
+    named['random'] = policies['random']
+
+  report = {'run_dir': FLAGS.run_dir, 'ff_run_dir': FLAGS.ff_run_dir,
+            'checkpoint': FLAGS.checkpoint, 'num_episodes': FLAGS.num_episodes,
+            'seed': FLAGS.seed, 'window': window,
+            'episode_decisions': core.episode_length, 'results': {}}
+  played = {}
+  for name, policy in named.items():
+    _log(f'[exp7] {name}: {FLAGS.num_episodes} test episodes')
+    report['results'][name], played[name] = _evaluate(core, policy, window)
+  curves = {os.path.basename(os.path.normpath(d)) + f' ({k})':
+            common.tensorboard_curve(d, 'episode_return')
+            for k, ds in (('stacked LSTM', [FLAGS.run_dir] + FLAGS.seed_runs),
+                          ('FF', [FLAGS.ff_run_dir] + FLAGS.ff_seed_runs))
+            for d in ds if d}
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  evaluation.write_json(paths[names[0]], report)
+  title = (f'I-maze, {FLAGS.run_dir}'
+           + (f' (checkpoint {FLAGS.checkpoint})' if FLAGS.checkpoint else '')
+           + (f' vs {FLAGS.ff_run_dir}' if FLAGS.ff_run_dir else '')
+           + f'; {FLAGS.num_episodes} test episodes of '
+           f'{core.episode_length} decisions')
+  _plot(paths[names[1]], core, report, played, curves, title)
+  episodes, trips = played['agent']
+  _plot_episode(paths[names[2]], core, episodes, trips,
+                _example_episode(trips))
+
+  print(f'{"policy":<24} {"reward":>8} {"visits":>7} {"found":>6} '
+        f'{"first":>7} {"later":>7} {"ratio":>6} {"matched":>8}')
+  for name, s in report['results'].items():
+    print(f'{name:<24} {s["episode_reward"]:>8.2f} '
+          f'{s["visits_per_episode"]:>7.2f} {s["p_found"]:>6.2f} '
+          f'{s["latency_first"]:>7.1f} {s["latency_later"]:>7.1f} '
+          f'{s["latency_ratio"]:>6.2f} {s["matched_ratio"]:>8.2f}')
+  print('latencies in agent decisions; matched: trips with >= '
+        f'{window} decisions left, capped at {window}')
+  print('wrote ' + ', '.join(paths[n] for n in names))
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=common.parse_flags)
