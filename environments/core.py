@@ -131,6 +131,25 @@ class BatchedCore(abc.ABC):
     return {}
 
 
+class RenderedCore(BatchedCore):
+  """Base of tasks whose observation is a rendered view of their state:
+  `pixels`, uint8 [resolution, resolution, 3]. Subclasses set `resolution`
+  and define `transition` (the dynamics, observation {}) and `observe`;
+  `step` is the two (and `ActionRepeat` renders only a decision's last
+  frame)."""
+
+  observes_state = True
+  resolution: int
+
+  def observation_spec(self) -> Dict[str, specs.Array]:
+    r = self.resolution
+    return {'pixels': specs.Array((r, r, 3), 'uint8', name='pixels')}
+
+  def step(self, key, state, action):
+    state, out = self.transition(key, state, action)
+    return state, out._replace(observation=self.observe(state))
+
+
 class TrialsCore(BatchedCore):
   """Base of bandit tasks: fixed-length episodes of `num_trials` steps whose
   only observation is `episode_step`, the 0-based trial index (the paper's

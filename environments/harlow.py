@@ -69,7 +69,6 @@ during a fixation), `frames` (primitive steps).
 import dataclasses
 from typing import Dict, NamedTuple, Optional
 
-from dm_env import specs
 import numpy as np
 import tensorflow as tf
 
@@ -214,14 +213,13 @@ def _wrap(angle):
   return tf.math.floormod(angle + 180.0, 360.0) - 180.0
 
 
-class HarlowTask(core.BatchedCore):
+class HarlowTask(core.RenderedCore):
   """Batched core of Harlow's task (primitive steps; see the module doc)."""
 
   default_baselines = ('ideal', 'random')
   repeat_baselines = ('ideal', 'random')
   progress_metrics = ('p_correct_later', 'p_correct_after_loss',
                       'fixation_rate', 'frames_per_trial')
-  observes_state = True
 
   def __init__(self, split: str = 'train', image_dir: Optional[str] = None,
                num_images: int = 1000, image_seed: int = 0,
@@ -240,6 +238,7 @@ class HarlowTask(core.BatchedCore):
     elif config_kwargs:
       raise ValueError('give either config or its fields, not both')
     self.config = config
+    self.resolution = config.resolution
     self.split = split
     self.name = 'harlow'
     raw = images_lib.load(split, image_dir, num_images, image_seed)
@@ -261,10 +260,6 @@ class HarlowTask(core.BatchedCore):
   @property
   def episode_length(self) -> int:
     return self.config.max_steps
-
-  def observation_spec(self) -> Dict[str, specs.Array]:
-    r = self.config.resolution
-    return {'pixels': specs.Array((r, r, 3), 'uint8', name='pixels')}
 
   # -- dynamics -------------------------------------------------------------
 
@@ -289,10 +284,6 @@ class HarlowTask(core.BatchedCore):
                                                   tf.int32),
         first_correct=zeros - 1)
     return state, self.observe(state)
-
-  def step(self, key, state, action):
-    state, out = self.transition(key, state, action)
-    return state, out._replace(observation=self.observe(state))
 
   def transition(self, key, state, action):
     """`step` without rendering the observation (`observation` is {})."""

@@ -70,7 +70,6 @@ import dataclasses
 import math
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from dm_env import specs
 import numpy as np
 import tensorflow as tf
 
@@ -282,14 +281,13 @@ def wall_colours(maze: MazeMap, seed: int) -> np.ndarray:
       np.float32)
 
 
-class MazeTask(core.BatchedCore):
+class MazeTask(core.RenderedCore):
   """Batched core of the navigation task (primitive steps; module doc)."""
 
   default_baselines = ('random',)
   repeat_baselines = ('random',)
   progress_metrics = ('visits_per_episode', 'latency_first', 'latency_later',
                       'latency_ratio')
-  observes_state = True
 
   def __init__(self, maze: Optional[str] = None,
                config: Optional[MazeConfig] = None, **config_kwargs):
@@ -303,6 +301,7 @@ class MazeTask(core.BatchedCore):
     elif config_kwargs:
       raise ValueError('give either config or its fields, not both')
     self.config = config
+    self.resolution = config.resolution
     self.maze = parse_maze(I_MAZE if maze is None else maze)
     self.name = 'imaze'
     rows, cols = self.maze.shape
@@ -336,10 +335,6 @@ class MazeTask(core.BatchedCore):
   def episode_length(self) -> int:
     return self.config.episode_frames
 
-  def observation_spec(self) -> Dict[str, specs.Array]:
-    r = self.config.resolution
-    return {'pixels': specs.Array((r, r, 3), 'uint8', name='pixels')}
-
   # -- dynamics -------------------------------------------------------------
 
   def _spawn(self, key, batch_size):
@@ -362,10 +357,6 @@ class MazeTask(core.BatchedCore):
         goal_visits=zeros, frames=zeros, since=zeros,
         eaten=tf.zeros([batch_size, max(1, self._num_apples)], tf.bool))
     return state, self.observe(state)
-
-  def step(self, key, state, action):
-    state, out = self.transition(key, state, action)
-    return state, out._replace(observation=self.observe(state))
 
   def _cell_index(self, xy):
     """Flat cell index of points [..., 2] (clipped into the map)."""

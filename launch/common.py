@@ -294,6 +294,29 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
   return core, policies, paths
 
 
+def run_policy(run_dir, core, task, flag):
+  """The frozen agent of another run to compare (e.g. --seed_runs): its
+  SavedModel, or the latest checkpoint of a run stopped before it exported.
+  Returns `(policy, label)`; a run of another task, one with neither, or
+  one that does not fit `core` is one error line naming `--flag`, exit 2."""
+  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  name = os.path.basename(os.path.normpath(run_dir))
+  try:
+    if os.path.isdir(os.path.join(run_dir, 'saved_model')):
+      policy = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
+      if policy.metadata.get('task') != task:
+        fail(f'--{flag} {run_dir} holds no agent trained on {task}')
+      policy.check_fits_core(core)
+      return policy, name
+    kept = runner.kept_checkpoints(run_dir)
+    if not kept:
+      fail(f'--{flag} {run_dir}: no SavedModel or checkpoint')
+    return (evaluation.checkpoint_policy(run_dir, kept[max(kept)], core),
+            f'{name} (update {max(kept)})')
+  except (OSError, ValueError) as e:
+    fail(f'--{flag} {run_dir}: {str(e).splitlines()[0]}')
+
+
 def tensorboard_curve(run_dir, tag):
   """(steps, values) of a logged scalar (e.g. 'p_correct_later') from every
   point of a run's TensorBoard events; empty lists if it was never logged."""

@@ -238,24 +238,8 @@ def main(argv):
       report['checkpoints'][str(update)] = summary
   curves = {os.path.basename(os.path.normpath(FLAGS.run_dir)):
             common.tensorboard_curve(FLAGS.run_dir, 'p_correct_later')}
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
   for run_dir in FLAGS.seed_runs:
-    name = os.path.basename(os.path.normpath(run_dir))
-    try:
-      if os.path.isdir(os.path.join(run_dir, 'saved_model')):
-        policy = evaluation.SavedModelPolicy(
-            os.path.join(run_dir, 'saved_model'))
-        if policy.metadata.get('task') != 'harlow':
-          common.fail(f'{run_dir} holds no agent trained on harlow')
-        policy.check_fits_core(core)
-      else:  # a run stopped before its end: its latest checkpoint
-        kept = runner.kept_checkpoints(run_dir)
-        if not kept:
-          common.fail(f'--seed_runs {run_dir}: no SavedModel or checkpoint')
-        name += f' (update {max(kept)})'
-        policy = evaluation.checkpoint_policy(run_dir, kept[max(kept)], core)
-    except (OSError, ValueError) as e:
-      common.fail(f'--seed_runs {run_dir}: {str(e).splitlines()[0]}')
+    policy, name = common.run_policy(run_dir, core, 'harlow', 'seed_runs')
     log(f'[exp6] run {name}: {FLAGS.seed_episodes} episodes')
     report['runs'][name], _ = _evaluate(core, policy, FLAGS.seed_episodes,
                                         FLAGS.seed)

@@ -23,8 +23,10 @@ the latest checkpoint of a run stopped early) for the spread over seeds.
 
 Writes RUN_DIR/eval/exp7.json, exp7.png (a: learning curves from TensorBoard,
 b: trajectories before and after the first discovery, c: latency by visit
-number, e: value estimate around the first discovery) and exp7_episode.png
-(one episode as a strip of first-person frames with the map inset).
+number, e: the value estimate around the first discovery, averaged over
+episodes, and along panel b's episode with its goal visits) and
+exp7_episode.png (one episode as a strip of first-person frames with the map
+inset).
 """
 
 import os
@@ -61,28 +63,6 @@ def _log(message):
   print(message, file=sys.stderr, flush=True)
 
 
-def _policy(run_dir, core, flag):
-  """A run's agent: its SavedModel, else its latest checkpoint. Returns
-  (policy, label)."""
-  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
-  name = os.path.basename(os.path.normpath(run_dir))
-  try:
-    if os.path.isdir(os.path.join(run_dir, 'saved_model')):
-      policy = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
-      if policy.metadata.get('task') != 'imaze':
-        common.fail(f'--{flag} {run_dir} holds no agent trained on imaze')
-      policy.check_fits_core(core)
-      return policy, name
-    update = max(runner.kept_checkpoints(run_dir), default=None)
-    if update is None:
-      common.fail(f'--{flag} {run_dir}: no SavedModel or checkpoint')
-    return (evaluation.checkpoint_policy(
-        run_dir, runner.find_checkpoint(run_dir, update), core),
-            f'{name} (update {update})')
-  except (OSError, ValueError) as e:
-    common.fail(f'--{flag} {run_dir}: {str(e).splitlines()[0]}')
-
-
 def _evaluate(core, policy, window):
   from meta_rl import analysis, evaluation  # pylint: disable=g-import-not-at-top
   episodes = evaluation.play_episodes(core, policy, FLAGS.num_episodes,
@@ -101,8 +81,8 @@ def _plot(path, core, report, played, curves, title):
   import numpy as np  # pylint: disable=g-import-not-at-top
   from meta_rl import analysis  # pylint: disable=g-import-not-at-top
   task = common.environments.unwrap(core)
-  fig, axes = plt.subplots(1, 4, figsize=(21, 5.2),
-                           gridspec_kw={'width_ratios': [1.3, 0.7, 1.3, 1.5]})
+  fig, axes = plt.subplots(1, 5, figsize=(26, 5.2), gridspec_kw={
+      'width_ratios': [1.2, 0.7, 1.3, 1.3, 1.4]})
   # a) learning curves: reward per episode over training.
   ax = axes[0]
   for name, (steps, values) in curves.items():
@@ -165,9 +145,19 @@ def _plot(path, core, report, played, curves, title):
   ax.axvline(0, color='red', lw=1, label='first goal visit')
   ax.set(xlabel='decisions from the first goal visit',
          ylabel='value estimate (mean over episodes)',
-         title='e) value before and after the first discovery')
+         title='e) value around the first discovery (mean)')
   ax.legend(frameon=False, fontsize=8)
-  for a in (axes[0], axes[2], axes[3]):
+  # e') the value along panel b's episode, goal hits in red.
+  ax = axes[4]
+  ax.plot(np.arange(len(xy)), episodes['values'][i][valid], color='tab:blue',
+          lw=1.2, label='stacked LSTM')
+  for k, t in enumerate(visits):
+    ax.axvline(t, color='red', lw=1, alpha=0.8,
+               label='goal visit' if k == 0 else None)
+  ax.set(xlabel='decision', ylabel='value estimate',
+         title=f"e) value along episode {i} (panel b)")
+  ax.legend(frameon=False, fontsize=8)
+  for a in (axes[0], axes[2], axes[3], axes[4]):
     a.grid(alpha=0.3)
   fig.suptitle(title)
   fig.tight_layout()
@@ -272,7 +262,7 @@ def main(argv):
                             ('seed_runs', FLAGS.seed_runs, 'agent'),
                             ('ff_seed_runs', FLAGS.ff_seed_runs, 'ff')):
     for run_dir in filter(None, runs):
-      policy, name = _policy(run_dir, core, flag)
+      policy, name = common.run_policy(run_dir, core, 'imaze', flag)
       key = label if label not in named else f'{label}:{name}'
       named[key] = policy
   if 'random' in policies:

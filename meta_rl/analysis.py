@@ -332,8 +332,9 @@ def navigation_summary(trips, rewards, goals, window: int,
   happens to reach quickly contribute more later trips. `matched_first` /
   `matched_later` / `matched_ratio` compare on equal terms: only trips that
   began at least `window` decisions before the end, latencies capped at
-  `window`, averaged per goal position and then over goal positions (a
-  memoryless agent scores 1 up to noise). `by_visit` lists the mean latency
+  `window`, averaged per goal position and then over the positions that have
+  both first and later trips (`matched_goals` of them; a memoryless agent
+  scores 1 up to noise). `by_visit` lists the mean latency
   of visit 1..`max_visits` (with SE and count).
   """
   latency, remaining = trips['latency'], trips['remaining']
@@ -351,17 +352,25 @@ def navigation_summary(trips, rewards, goals, window: int,
                 f'n_{name}': n})
   out['latency_ratio'] = out['latency_later'] / out['latency_first']
   # Matched: trips with at least `window` decisions left, capped at it,
-  # averaged within each goal position, then over the positions.
+  # averaged within each goal position that has both kinds of trip, then
+  # over those positions.
   capped = np.where(finished, np.minimum(latency, window), window)
   capped = np.where(remaining >= window, capped, np.nan)
-  for name, x in (('first', capped[:, :1]), ('later', capped[:, 1:])):
-    per_goal = [_mean_se(np.ravel(x[goals == g])) for g in np.unique(goals)]
-    means = [m for m, _, n in per_goal if n > 0]
-    ses = [se for _, se, n in per_goal if n > 1]
-    out[f'matched_{name}'] = float(np.mean(means)) if means else float('nan')
+  per_goal = {name: [_mean_se(np.ravel(x[goals == g]))
+                     for g in np.unique(goals)]
+              for name, x in (('first', capped[:, :1]),
+                              ('later', capped[:, 1:]))}
+  both = [f[2] > 0 and l[2] > 0 for f, l in zip(per_goal['first'],
+                                                 per_goal['later'])]
+  for name, stats in per_goal.items():
+    used = [st for st, ok in zip(stats, both) if ok]
+    ses = [se for _, se, n in used if n > 1]
+    out[f'matched_{name}'] = (float(np.mean([m for m, _, _ in used]))
+                              if used else float('nan'))
     out[f'matched_{name}_se'] = (float(np.sqrt(np.sum(np.square(ses)))
                                        / len(ses)) if ses else float('nan'))
-    out[f'matched_n_{name}'] = int(sum(n for _, _, n in per_goal))
+    out[f'matched_n_{name}'] = int(sum(n for _, _, n in used))
+  out['matched_goals'] = int(sum(both))
   out['matched_ratio'] = out['matched_later'] / out['matched_first']
   out['window'] = int(window)
   by_visit = [_mean_se(latency[:, j]) for j in range(min(max_visits,

@@ -118,10 +118,11 @@ def test_navigation_trips_and_latencies_by_hand():
   assert s['p_found'] == 0.5
   assert s['latency_first'] == 3 and s['latency_later'] == 3
   assert s['latency_ratio'] == 1
-  # Matched (window 5): first trips 3 (goal 0) and 5 (goal 1, capped);
-  # later: 3 (goal 0; the last trip has only 4 decisions left).
-  assert s['matched_first'] == 4 and s['matched_later'] == 3
-  assert s['matched_ratio'] == 0.75
+  # Matched (window 5): goal 0 has a first trip of 3 and a later one of 3
+  # (its last trip has only 4 decisions left); goal 1 (first trip capped at
+  # 5) has no later trip, so it is left out of both.
+  assert s['matched_first'] == 3 and s['matched_later'] == 3
+  assert s['matched_ratio'] == 1 and s['matched_goals'] == 1
   assert s['by_visit']['n'][:2] == [1, 1]
 
 
