@@ -68,7 +68,7 @@ an agent with memory).
 
 import dataclasses
 import math
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf

@@ -155,7 +155,6 @@ def _plot_episode(path, core, episodes, index=0, num_frames=40, columns=10):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   task = common.environments.unwrap(core)
   t = min(num_frames, int(episodes['valid'][index].sum()))

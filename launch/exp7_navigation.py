@@ -91,7 +91,8 @@ def _plot(path, core, report, played, curves, title):
   ax.set(xlabel='agent decisions (millions)', ylabel='reward per episode '
          '(training, goal = 10)', title='a) learning')
   ax.legend(frameon=False, fontsize=8)
-  # b) trajectories of one stacked-LSTM episode, before and after discovery.
+  # b) trajectories of one episode of RUN_DIR's agent, before and after
+  # the first discovery.
   ax = axes[1]
   episodes, trips = played['agent']
   i = _example_episode(trips)
@@ -150,7 +151,7 @@ def _plot(path, core, report, played, curves, title):
   # e') the value along panel b's episode, goal hits in red.
   ax = axes[4]
   ax.plot(np.arange(len(xy)), episodes['values'][i][valid], color='tab:blue',
-          lw=1.2, label='stacked LSTM')
+          lw=1.2, label='agent')
   for k, t in enumerate(visits):
     ax.axvline(t, color='red', lw=1, alpha=0.8,
                label='goal visit' if k == 0 else None)
@@ -236,7 +237,8 @@ def _plot_episode(path, core, episodes, trips, index, num_frames=32,
     inset.plot([x], [y], 'o', color='k', ms=2.5)
     inset.plot([x, x + 1.2 * np.cos(h)], [y, y + 1.2 * np.sin(h)], '-', color='k',
                lw=1)
-  fig.suptitle(f'one test episode (stacked LSTM): every {every}th decision, '
+  fig.suptitle(f'one test episode of {FLAGS.run_dir}: one decision in '
+               f'{every}, '
                f'first goal visit at decision {first}; reward '
                f'{rewards.sum():.0f}. Title: decision, its action '
                '(^ forward, v back, < > turn, [ ] strafe). Inset: the map, '

@@ -362,8 +362,8 @@ def navigation_summary(trips, rewards, goals, window: int,
                               ('later', capped[:, 1:]))}
   both = [f[2] > 0 and l[2] > 0 for f, l in zip(per_goal['first'],
                                                  per_goal['later'])]
-  for name, stats in per_goal.items():
-    used = [st for st, ok in zip(stats, both) if ok]
+  for name, goal_stats in per_goal.items():
+    used = [st for st, ok in zip(goal_stats, both) if ok]
     ses = [se for _, se, n in used if n > 1]
     out[f'matched_{name}'] = (float(np.mean([m for m, _, _ in used]))
                               if used else float('nan'))
