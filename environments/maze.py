@@ -544,7 +544,8 @@ class MazeTask(core.RenderedCore):
             'frames': state.frames}
 
   def derived_metrics(self, totals):
-    """Visits per episode, latencies per visit (steps) and their ratio."""
+    """Visits per episode, latencies per visit (primitive steps: frames) and
+    their ratio."""
     out = {}
     episodes = totals.get('episodes', 0)
     if episodes > 0:
