@@ -524,11 +524,9 @@ class MazeTask(core.RenderedCore):
     if self._num_apples:
       where_ = tf.broadcast_to(self._apples[None], [tf.shape(t)[0],
                                                     self._num_apples, 2])
-      # An eaten apple is moved far behind the agent, out of sight.
-      behind = state.position - 1e4 * tf.stack(
-          [tf.cos(state.heading), tf.sin(state.heading)], -1)
-      where_ = tf.where(state.eaten[..., None], behind[:, None], where_)
-      apples = tf.reduce_any(self._posts(state, where_, 0.15, 0.4, t), 1)
+      on = self._posts(state, where_, 0.15, 0.4, t)  # [B, N, H, W]
+      uneaten = tf.logical_not(state.eaten)[:, :, None, None]
+      apples = tf.reduce_any(on & uneaten, 1)
       pixel = tf.where(apples, _pack(tf.constant(APPLE_RGB, tf.float32)),
                        pixel)
     goal = tf.gather(self._goals, state.goal)[:, None]  # [B, 1, 2]
