@@ -12,7 +12,7 @@ install: $(STAMP)
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[cpu,test]'
+	$(BIN)/pip install -q -e '.[cpu,test,sweep]'
 	$(BIN)/pip install -q --no-deps tf-keras==2.21.0
 	touch $(STAMP)
 

@@ -6,6 +6,7 @@ from setuptools import find_packages, setup
 # through an extra so that exactly one build is installed:
 #   pip install -e '.[cpu]'          tensorflow-cpu (what `make` uses)
 #   pip install -e '.[tensorflow]'   the full tensorflow build (e.g. for GPUs)
+# Optional: '.[sweep]' adds Ray Tune for launch/sweep.py.
 # tensorflow-probability 0.25 also needs tf-keras, whose metadata pulls in the
 # full tensorflow: install it with `pip install --no-deps tf-keras==2.21.0`.
 TF_VERSION = '2.21.0'
@@ -35,5 +36,8 @@ setup(
         'cpu': [f'tensorflow-cpu=={TF_VERSION}'],
         'tensorflow': [f'tensorflow=={TF_VERSION}'],
         'test': ['pytest==9.2.0'],
+        # Hyperparameter sweeps (launch/sweep.py): Ray Tune, embedded or on a
+        # cluster.
+        'sweep': ['ray[tune]==2.60.0'],
     },
 )

@@ -218,6 +218,7 @@ class HarlowTask(core.RenderedCore):
 
   default_baselines = ('ideal', 'random')
   repeat_baselines = ('ideal', 'random')
+  sweep_metric = ('p_correct_later', 'max')
   progress_metrics = ('p_correct_later', 'p_correct_after_loss',
                       'fixation_rate', 'frames_per_trial')
 

@@ -45,6 +45,7 @@ class TwoStepTask(core.BatchedCore):
   """Batched core of the two-step task."""
 
   progress_metrics = ('reward_per_trial',)
+  sweep_metric = ('reward_per_trial', 'max')
   default_baselines = ('model_based', 'model_free', 'random')
 
   def __init__(self, num_trials: int = 10, common_prob: float = 0.75,

@@ -13,23 +13,31 @@ from absl import flags
 
 import common
 
-common.define_task_flag(
-    'bandits', 'independent',
-    'Two-armed distributions of Exps 1-2 (Section 3.1.2), the 11-armed '
-    'informative bandit (Exp 3) or the restless bandit (Exp 4, trained on its '
-    'training volatilities).')
-flags.DEFINE_integer('num_trials', None, 'Trials per episode (default: the '
-                     "task's, 100 / 5 / 150).")
-common.define_training_flags()
-flags.adopt_module_key_flags(common)
-FLAGS = flags.FLAGS
+
+def define_flags(fv):
+  """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
+  common.define_task_flag(
+      'bandits', 'independent',
+      'Two-armed distributions of Exps 1-2 (Section 3.1.2), the 11-armed '
+      'informative bandit (Exp 3) or the restless bandit (Exp 4, trained on '
+      'its training volatilities).', fv=fv)
+  flags.DEFINE_integer('num_trials', None, 'Trials per episode (default: the '
+                       "task's, 100 / 5 / 150).", flag_values=fv)
+  common.define_training_flags(fv)
+
+
+def make_task(fv):
+  """The task of the flags in `fv`."""
+  kwargs = {} if fv.num_trials is None else {'num_trials': fv.num_trials}
+  return common.experiment.TaskConfig(fv.task, kwargs)
 
 
 def main(argv):
   common.no_arguments(argv)
-  kwargs = {} if FLAGS.num_trials is None else {'num_trials': FLAGS.num_trials}
-  common.train(common.experiment.TaskConfig(FLAGS.task, kwargs))
+  common.train(make_task)
 
 
 if __name__ == '__main__':
+  define_flags(flags.FLAGS)
+  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

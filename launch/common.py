@@ -17,9 +17,11 @@ Choices (--core, --task, --optimizer, baselines) come from the library's
 registries. Errors are one `error: ...` line on stderr and exit status 2.
 """
 
+import dataclasses
 import json
 import os
 import sys
+from typing import Any, Dict
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TF is imported
 
@@ -62,80 +64,95 @@ from meta_rl import training
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 
-def define_training_flags(*, num_units=48, unroll_length=100, batch_size=128,
-                          gamma=0.9, beta_e=0.05, beta_v=0.05,
+def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
+                          batch_size=128, gamma=0.9, beta_e=0.05, beta_v=0.05,
                           learning_rate=3e-3, total_steps=10_000_000,
                           action_repeat=1):
-  """Defines the flag groups above with a launcher's defaults."""
+  """Defines the flag groups above on `fv` with a launcher's defaults."""
   defaults = agent_lib.AgentConfig()
   flags.DEFINE_enum('core', defaults.core, list(agent_lib.CORES),
                     'Core (Fig 1): lstm (1a/1b), stacked_lstm (1c), '
-                    'feedforward (Fig 7 "FF A3C").')
+                    'feedforward (Fig 7 "FF A3C").', flag_values=fv)
   flags.DEFINE_integer('num_units', num_units,
                        'LSTM units of --core=lstm (Table 1: 48), hidden units '
-                       'of --core=feedforward.')
+                       'of --core=feedforward.', flag_values=fv)
   flags.DEFINE_list('stacked_units', list(map(str, defaults.stacked_units)),
-                    'Sizes of the two LSTMs of --core=stacked_lstm.')
+                    'Sizes of the two LSTMs of --core=stacked_lstm.',
+                    flag_values=fv)
   flags.DEFINE_boolean('reward_input', True,
                        'Feed the previous reward to the agent '
-                       "(--noreward_input is the paper's ablation).")
+                       "(--noreward_input is the paper's ablation).",
+                       flag_values=fv)
   flags.DEFINE_list('reward_values', [],
                     'One-hot encode the previous reward over these values '
-                    '(Exp 3); empty: scalar reward input.')
+                    '(Exp 3); empty: scalar reward input.', flag_values=fv)
   flags.DEFINE_integer('agent_seed', None,
-                       'Seed of the weight initialisation (default: --seed).')
-  flags.DEFINE_float('gamma', gamma, 'Discount factor.')
-  flags.DEFINE_float('beta_v', beta_v, 'Value loss coefficient.')
-  flags.DEFINE_float('beta_e', beta_e, 'Entropy coefficient (start value).')
+                       'Seed of the weight initialisation (default: --seed).',
+                       flag_values=fv)
+  flags.DEFINE_float('gamma', gamma, 'Discount factor.', flag_values=fv)
+  flags.DEFINE_float('beta_v', beta_v, 'Value loss coefficient.',
+                     flag_values=fv)
+  flags.DEFINE_float('beta_e', beta_e, 'Entropy coefficient (start value).',
+                     flag_values=fv)
   flags.DEFINE_float('beta_e_final', None, 'If set, beta_e is annealed '
-                     'linearly to this value over training.')
-  flags.DEFINE_float('learning_rate', learning_rate, 'Initial learning rate.')
+                     'linearly to this value over training.', flag_values=fv)
+  flags.DEFINE_float('learning_rate', learning_rate, 'Initial learning rate.',
+                     flag_values=fv)
   flags.DEFINE_float('learning_rate_final', None,
-                     'If set, the learning rate decays linearly to this value.')
+                     'If set, the learning rate decays linearly to this value.',
+                     flag_values=fv)
   flags.DEFINE_enum('optimizer', training.A2CConfig().optimizer,
-                    list(training.OPTIMIZERS), 'Optimizer.')
+                    list(training.OPTIMIZERS), 'Optimizer.', flag_values=fv)
   flags.DEFINE_float('max_grad_norm', training.A2CConfig().max_grad_norm,
-                     'Global gradient-norm clip (0: off).')
+                     'Global gradient-norm clip (0: off).', flag_values=fv)
   flags.DEFINE_integer('batch_size', batch_size, 'Environments stepped in '
-                       "lockstep (the paper's threads).")
+                       "lockstep (the paper's threads).", flag_values=fv)
   flags.DEFINE_integer('unroll_length', unroll_length,
-                       'Agent steps per update (truncated BPTT length).')
+                       'Agent steps per update (truncated BPTT length).',
+                       flag_values=fv)
   flags.DEFINE_integer('total_steps', total_steps,
-                       'Agent steps (decisions) to train for.')
-  flags.DEFINE_integer('action_repeat', action_repeat, 'Primitive environment steps per '
-                       'agent decision (rewards summed).')
-  flags.DEFINE_integer('seed', 0, 'Seed of the run.')
-  flags.DEFINE_boolean('jit_compile', False, 'Compile the update with XLA.')
+                       'Agent steps (decisions) to train for.', flag_values=fv)
+  flags.DEFINE_integer('action_repeat', action_repeat, 'Primitive environment '
+                       'steps per agent decision (rewards summed).',
+                       flag_values=fv)
+  flags.DEFINE_integer('seed', 0, 'Seed of the run.', flag_values=fv)
+  flags.DEFINE_boolean('jit_compile', False, 'Compile the update with XLA.',
+                       flag_values=fv)
   flags.DEFINE_boolean('jit_env', False, "Compile only the environment's step "
-                       'with XLA (e.g. Harlow: fuses its many small ops).')
+                       'with XLA (e.g. Harlow: fuses its many small ops).',
+                       flag_values=fv)
   flags.DEFINE_string('run_dir', None, 'Run directory (must not exist unless '
-                      '--resume).')
+                      '--resume).', flag_values=fv)
   flags.DEFINE_boolean('resume', False, 'Continue the run in --run_dir from '
-                       'its latest checkpoint (with the same settings).')
+                       'its latest checkpoint (with the same settings).',
+                       flag_values=fv)
   run = experiment.RunConfig(run_dir='')
   flags.DEFINE_integer('checkpoint_every', run.checkpoint_every,
-                       'Checkpoint every N updates.')
+                       'Checkpoint every N updates.', flag_values=fv)
   flags.DEFINE_float('log_every_secs', run.log_every_secs,
-                     'Seconds between progress lines.')
+                     'Seconds between progress lines.', flag_values=fv)
   flags.DEFINE_integer('keep_every', None, 'Also keep the checkpoint of every '
                        'multiple of this many updates for good (in '
                        'RUN_DIR/checkpoints/kept/), for analyses over '
-                       'training; default: only the latest 3.')
+                       'training; default: only the latest 3.', flag_values=fv)
   flags.register_validator('reward_values', _all_floats,
-                           message='--reward_values must be numbers')
+                           message='--reward_values must be numbers',
+                           flag_values=fv)
   flags.register_validator('stacked_units', lambda v: len(v) == 2 and all(
       s.isdigit() and int(s) > 0 for s in v),
-                           message='--stacked_units must be two positive sizes')
+                           message='--stacked_units must be two positive sizes',
+                           flag_values=fv)
   for name in ('num_units', 'batch_size', 'unroll_length', 'total_steps',
                'checkpoint_every', 'action_repeat', 'keep_every'):
     flags.register_validator(name, lambda v: v is None or v > 0,
-                             message=f'--{name} must be positive')
+                             message=f'--{name} must be positive',
+                             flag_values=fv)
 
 
-def define_task_flag(family: str, default: str, help_: str):
+def define_task_flag(family: str, default: str, help_: str, fv=FLAGS):
   """`--task`, with the choices the registry lists for a launcher family."""
   flags.DEFINE_enum('task', default, list(environments.TRAINING_TASKS[family]),
-                    help_)
+                    help_, flag_values=fv)
 
 
 def define_baseline_flags():
@@ -183,61 +200,86 @@ def no_arguments(argv):
     fail(f'unexpected arguments: {" ".join(argv[1:])}')
 
 
-def configs_from_flags():
+def configs_from_flags(fv=FLAGS):
   """(AgentConfig, A2CConfig, TrainConfig, RunConfig) from the flags."""
   agent = agent_lib.AgentConfig(
-      core=FLAGS.core, num_units=FLAGS.num_units,
-      stacked_units=tuple(int(v) for v in FLAGS.stacked_units),
-      use_reward_input=FLAGS.reward_input,
-      reward_values=tuple(float(v) for v in FLAGS.reward_values),
-      seed=FLAGS.seed if FLAGS.agent_seed is None else FLAGS.agent_seed)
+      core=fv.core, num_units=fv.num_units,
+      stacked_units=tuple(int(v) for v in fv.stacked_units),
+      use_reward_input=fv.reward_input,
+      reward_values=tuple(float(v) for v in fv.reward_values),
+      seed=fv.seed if fv.agent_seed is None else fv.agent_seed)
   a2c = training.A2CConfig(
-      gamma=FLAGS.gamma, beta_v=FLAGS.beta_v, beta_e=FLAGS.beta_e,
-      beta_e_final=FLAGS.beta_e_final, learning_rate=FLAGS.learning_rate,
-      learning_rate_final=FLAGS.learning_rate_final, optimizer=FLAGS.optimizer,
-      max_grad_norm=FLAGS.max_grad_norm)
-  train = training.TrainConfig(
-      batch_size=FLAGS.batch_size, unroll_length=FLAGS.unroll_length,
-      total_steps=FLAGS.total_steps, seed=FLAGS.seed,
-      jit_compile=FLAGS.jit_compile, jit_env=FLAGS.jit_env)
+      gamma=fv.gamma, beta_v=fv.beta_v, beta_e=fv.beta_e,
+      beta_e_final=fv.beta_e_final, learning_rate=fv.learning_rate,
+      learning_rate_final=fv.learning_rate_final, optimizer=fv.optimizer,
+      max_grad_norm=fv.max_grad_norm)
+  train_config = training.TrainConfig(
+      batch_size=fv.batch_size, unroll_length=fv.unroll_length,
+      total_steps=fv.total_steps, seed=fv.seed,
+      jit_compile=fv.jit_compile, jit_env=fv.jit_env)
   run = experiment.RunConfig(
-      run_dir=FLAGS.run_dir, resume=FLAGS.resume,
-      checkpoint_every=FLAGS.checkpoint_every,
-      log_every_secs=FLAGS.log_every_secs, keep_every=FLAGS.keep_every)
-  return agent, a2c, train, run
+      run_dir=fv.run_dir, resume=fv.resume,
+      checkpoint_every=fv.checkpoint_every,
+      log_every_secs=fv.log_every_secs, keep_every=fv.keep_every)
+  return agent, a2c, train_config, run
 
 
-def flag_values():
+def flag_values(fv=FLAGS):
   """The launcher's own flags and their values (for the SavedModel's
   metadata); absl's and TensorFlow's flags are left out."""
   return {f.name: f.value
-          for module, module_flags in FLAGS.flags_by_module_dict().items()
+          for module, module_flags in fv.flags_by_module_dict().items()
           if not module.startswith(('absl', 'tensorflow'))
           for f in module_flags}
 
 
-def train(task: 'experiment.TaskConfig') -> str:
+@dataclasses.dataclass(frozen=True)
+class Job:
+  """Everything `experiment.train` takes, built from a launcher's flags."""
+  task: 'experiment.TaskConfig'
+  agent: 'agent_lib.AgentConfig'
+  a2c: 'training.A2CConfig'
+  train: 'training.TrainConfig'
+  run: 'experiment.RunConfig'
+  metadata: Dict[str, Any]
+
+
+def job_from_flags(make_task, fv=FLAGS) -> Job:
+  """A training launcher's flags-to-configs translation: `make_task(fv)`
+  (the launcher's own, returning an `experiment.TaskConfig` without action
+  repeat) plus the flag groups above. Used by the launcher's `main` and by
+  each trial of launch/sweep.py (with its own `FlagValues`). Raises
+  ValueError (with a one-line message) for bad task or config values."""
+  agent, a2c, train_config, run = configs_from_flags(fv)
+  task = make_task(fv)
+  task = experiment.TaskConfig(task.name, task.kwargs, fv.action_repeat)
+  return Job(task, agent, a2c, train_config, run,
+             {'flags': flag_values(fv)})
+
+
+def train(make_task) -> str:
   """The whole job of a training launcher: train, checkpoint, export.
 
+  `make_task(flag_values)` builds the launcher's `experiment.TaskConfig`.
   Prints the SavedModel path on stdout and returns it. Bad input is one error
   line (exit 2), divergence exit 1, a stop by signal exit 128 + signal.
   """
   if not FLAGS.run_dir:
     fail('--run_dir is required')
-  agent, a2c, train_config, run = configs_from_flags()
-  task = experiment.TaskConfig(task.name, task.kwargs, FLAGS.action_repeat)
   try:
-    result = experiment.train(task, agent, a2c, train_config, run,
-                              metadata={'flags': flag_values()})
+    job = job_from_flags(make_task)
+    result = experiment.train(job.task, job.agent, job.a2c, job.train,
+                              job.run, metadata=job.metadata)
   except experiment.NonFiniteLossError as e:
     fail(str(e), status=1)
   except (ValueError, OSError) as e:  # RunDirError is a ValueError
     fail(str(e).splitlines()[0])
+  name = job.task.name
   if result.stopped_early:
-    print(f'[{task.name}] stopped at update {result.num_updates} '
+    print(f'[{name}] stopped at update {result.num_updates} '
           '(checkpointed); continue with --resume', file=sys.stderr)
     sys.exit(128 + int(result.stopped_by))
-  print(f'[{task.name}] {result.num_updates} updates, {result.env_steps} env '
+  print(f'[{name}] {result.num_updates} updates, {result.env_steps} env '
         f'steps in {result.seconds:.0f} s; exported {result.saved_model}',
         file=sys.stderr)
   print(result.saved_model)
@@ -279,7 +321,7 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
     if trained_on and trained not in trained_on:
       fail(f'{run_dir} holds an agent trained on {trained!r}, not on '
            f'{" or ".join(trained_on)}')
-    core, _ = make_test_core(task, metadata, **(task_overrides or {}))
+    core, _ = evaluation.test_core(task, metadata, **(task_overrides or {}))
     if checkpoint is not None:
       agent = evaluation.checkpoint_policy(
           run_dir, runner.find_checkpoint(run_dir, checkpoint), core)
@@ -334,20 +376,3 @@ def tensorboard_curve(run_dir, tag):
     events = acc.Scalars(tag)
     return [e.step for e in events], [e.value for e in events]
   return [], []
-
-
-def make_test_core(task, metadata, **overrides):
-  """The core to test an exported agent on, and the task arguments used: the
-  task as trained (its arguments, e.g. num_trials or swap_prob, and action
-  repeat) when it is the training task; another task keeps only the trained
-  episode length (num_trials) and action repeat. Then the task's test
-  variant (`environments.TEST_KWARGS`, e.g. Harlow's held-out images) and
-  `overrides` replace task arguments. Raises ValueError for an unknown task or bad arguments."""
-  kwargs = dict(metadata.get('task_kwargs', {}))
-  if task != metadata.get('task'):
-    kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
-  kwargs.update(environments.TEST_KWARGS.get(task, {}))
-  kwargs.update(overrides)
-  core = environments.make_core(
-      task, action_repeat=metadata.get('action_repeat', 1), **kwargs)
-  return core, kwargs

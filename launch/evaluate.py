@@ -119,7 +119,7 @@ def main(argv):
     if FLAGS.image_dir:
       overrides['image_dir'] = FLAGS.image_dir
     try:
-      core, task_kwargs = common.make_test_core(task, meta, **overrides)
+      core, task_kwargs = evaluation.test_core(task, meta, **overrides)
       policy.check_fits_core(core)
       names = [b for b in FLAGS.baselines if b]
       if names == ['auto']:

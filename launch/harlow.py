@@ -16,47 +16,60 @@ from absl import flags
 
 import common
 
-config = common.environments.HarlowConfig()
-flags.DEFINE_integer('resolution', config.resolution,
-                     'Side of the rendered view in pixels (84: the paper).')
-flags.DEFINE_string('image_dir', None, 'Folder with train/ and test/ '
-                    'subfolders of images (PNG/JPEG, any size) to use instead '
-                    'of the procedural image sets.')
-flags.DEFINE_integer('num_images', 1000, 'Images per set (at most, for '
-                     '--image_dir).')
-flags.DEFINE_integer('image_seed', 0, 'Seed of the procedural image sets.')
-flags.DEFINE_integer('num_trials', config.num_trials, 'Trials per episode.')
-flags.DEFINE_integer('max_steps', config.max_steps,
-                     'Primitive steps per episode at most.')
-flags.DEFINE_integer('fixation_hold', config.fixation_hold, 'Primitive steps '
-                     'the gaze must stay on the cross.')
-flags.DEFINE_integer('intertrial_interval', config.intertrial_interval,
-                     'Blank primitive steps between trials.')
-flags.DEFINE_boolean('hold_still', config.hold_still, 'Only no-op steps on '
-                     'the cross count towards the fixation hold.')
-flags.DEFINE_float('momentum', config.momentum, 'Fraction of a turn carried '
-                   'into the next primitive step.')
-flags.DEFINE_float('turn_degrees', config.turn_degrees,
-                   'Degrees turned per primitive step.')
-common.define_training_flags(num_units=256, unroll_length=100, batch_size=32,
-                             gamma=0.9, beta_e=0.001, beta_v=0.4,
-                             learning_rate=5e-4, total_steps=20_000_000,
-                             action_repeat=4)
-flags.adopt_module_key_flags(common)
-FLAGS = flags.FLAGS
 TASK_FLAGS = ('resolution', 'num_trials', 'max_steps', 'fixation_hold',
-              'hold_still',
-              'intertrial_interval', 'momentum', 'turn_degrees', 'num_images',
-              'image_seed')
+              'hold_still', 'intertrial_interval', 'momentum', 'turn_degrees',
+              'num_images', 'image_seed')
+
+
+def define_flags(fv):
+  """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
+  config = common.environments.HarlowConfig()
+  flags.DEFINE_integer('resolution', config.resolution,
+                       'Side of the rendered view in pixels (84: the paper).',
+                       flag_values=fv)
+  flags.DEFINE_string('image_dir', None, 'Folder with train/ and test/ '
+                      'subfolders of images (PNG/JPEG, any size) to use '
+                      'instead of the procedural image sets.', flag_values=fv)
+  flags.DEFINE_integer('num_images', 1000, 'Images per set (at most, for '
+                       '--image_dir).', flag_values=fv)
+  flags.DEFINE_integer('image_seed', 0, 'Seed of the procedural image sets.',
+                       flag_values=fv)
+  flags.DEFINE_integer('num_trials', config.num_trials, 'Trials per episode.',
+                       flag_values=fv)
+  flags.DEFINE_integer('max_steps', config.max_steps,
+                       'Primitive steps per episode at most.', flag_values=fv)
+  flags.DEFINE_integer('fixation_hold', config.fixation_hold, 'Primitive '
+                       'steps the gaze must stay on the cross.',
+                       flag_values=fv)
+  flags.DEFINE_integer('intertrial_interval', config.intertrial_interval,
+                       'Blank primitive steps between trials.', flag_values=fv)
+  flags.DEFINE_boolean('hold_still', config.hold_still, 'Only no-op steps on '
+                       'the cross count towards the fixation hold.',
+                       flag_values=fv)
+  flags.DEFINE_float('momentum', config.momentum, 'Fraction of a turn '
+                     'carried into the next primitive step.', flag_values=fv)
+  flags.DEFINE_float('turn_degrees', config.turn_degrees,
+                     'Degrees turned per primitive step.', flag_values=fv)
+  common.define_training_flags(fv, num_units=256, unroll_length=100,
+                               batch_size=32, gamma=0.9, beta_e=0.001,
+                               beta_v=0.4, learning_rate=5e-4,
+                               total_steps=20_000_000, action_repeat=4)
+
+
+def make_task(fv):
+  """The task of the flags in `fv`."""
+  kwargs = {k: fv[k].value for k in TASK_FLAGS}
+  if fv.image_dir:
+    kwargs['image_dir'] = fv.image_dir
+  return common.experiment.TaskConfig('harlow', kwargs)
 
 
 def main(argv):
   common.no_arguments(argv)
-  kwargs = {k: FLAGS[k].value for k in TASK_FLAGS}
-  if FLAGS.image_dir:
-    kwargs['image_dir'] = FLAGS.image_dir
-  common.train(common.experiment.TaskConfig('harlow', kwargs))
+  common.train(make_task)
 
 
 if __name__ == '__main__':
+  define_flags(flags.FLAGS)
+  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

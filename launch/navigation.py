@@ -21,42 +21,54 @@ from absl import flags
 
 import common
 
-config = common.environments.MazeConfig()
-flags.DEFINE_string('maze_file', None, 'Text map of the maze (default: the '
-                    'built-in I-maze, environments.maze.I_MAZE).')
-flags.DEFINE_integer('resolution', config.resolution,
-                     'Side of the rendered view in pixels (84: the paper).')
-flags.DEFINE_integer('episode_frames', config.episode_frames,
-                     'Primitive steps per episode (fixed duration).')
-flags.DEFINE_float('move_speed', config.move_speed,
-                   'Cells moved per primitive step.')
-flags.DEFINE_float('turn_degrees', config.turn_degrees,
-                   'Degrees turned per primitive step.')
-flags.DEFINE_float('fov', config.fov, 'Field of view in degrees.')
-flags.DEFINE_boolean('apples', config.apples, "Put the map's 'A' apples in "
-                     '(reward --apple_reward each; off in the paper).')
-flags.DEFINE_float('apple_reward', config.apple_reward, 'Reward of an apple.')
-common.define_training_flags(num_units=256, unroll_length=100, batch_size=32,
-                             gamma=0.99, beta_e=0.001, beta_v=0.5,
-                             learning_rate=5e-4, total_steps=20_000_000,
-                             action_repeat=4)
-flags.adopt_module_key_flags(common)
-FLAGS = flags.FLAGS
 TASK_FLAGS = ('resolution', 'episode_frames', 'move_speed', 'turn_degrees',
               'fov', 'apples', 'apple_reward')
 
 
+def define_flags(fv):
+  """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
+  config = common.environments.MazeConfig()
+  flags.DEFINE_string('maze_file', None, 'Text map of the maze (default: the '
+                      'built-in I-maze, environments.maze.I_MAZE).',
+                      flag_values=fv)
+  flags.DEFINE_integer('resolution', config.resolution,
+                       'Side of the rendered view in pixels (84: the paper).',
+                       flag_values=fv)
+  flags.DEFINE_integer('episode_frames', config.episode_frames,
+                       'Primitive steps per episode (fixed duration).',
+                       flag_values=fv)
+  flags.DEFINE_float('move_speed', config.move_speed,
+                     'Cells moved per primitive step.', flag_values=fv)
+  flags.DEFINE_float('turn_degrees', config.turn_degrees,
+                     'Degrees turned per primitive step.', flag_values=fv)
+  flags.DEFINE_float('fov', config.fov, 'Field of view in degrees.',
+                     flag_values=fv)
+  flags.DEFINE_boolean('apples', config.apples, "Put the map's 'A' apples in "
+                       '(reward --apple_reward each; off in the paper).',
+                       flag_values=fv)
+  flags.DEFINE_float('apple_reward', config.apple_reward,
+                     'Reward of an apple.', flag_values=fv)
+  common.define_training_flags(fv, num_units=256, unroll_length=100,
+                               batch_size=32, gamma=0.99, beta_e=0.001,
+                               beta_v=0.5, learning_rate=5e-4,
+                               total_steps=20_000_000, action_repeat=4)
+
+
+def make_task(fv):
+  """The task of the flags in `fv`; a bad --maze_file raises OSError or
+  ValueError."""
+  kwargs = {k: fv[k].value for k in TASK_FLAGS}
+  if fv.maze_file:
+    kwargs['maze'] = common.environments.maze.load_maze(fv.maze_file).text
+  return common.experiment.TaskConfig('imaze', kwargs)
+
+
 def main(argv):
   common.no_arguments(argv)
-  kwargs = {k: FLAGS[k].value for k in TASK_FLAGS}
-  if FLAGS.maze_file:
-    maze = common.environments.maze
-    try:
-      kwargs['maze'] = maze.load_maze(FLAGS.maze_file).text
-    except (OSError, ValueError) as e:
-      common.fail(str(e).splitlines()[0])
-  common.train(common.experiment.TaskConfig('imaze', kwargs))
+  common.train(make_task)
 
 
 if __name__ == '__main__':
+  define_flags(flags.FLAGS)
+  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

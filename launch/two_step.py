@@ -15,20 +15,29 @@ from absl import flags
 
 import common
 
-flags.DEFINE_integer('num_trials', 10, 'Trials (two steps each) per episode.')
-flags.DEFINE_float('swap_prob', 0.0, 'Probability per trial that the two '
-                   'second-stage reward probabilities swap (0: the paper).')
-common.define_training_flags(unroll_length=20)
-flags.adopt_module_key_flags(common)
-FLAGS = flags.FLAGS
+
+def define_flags(fv):
+  """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
+  flags.DEFINE_integer('num_trials', 10, 'Trials (two steps each) per '
+                       'episode.', flag_values=fv)
+  flags.DEFINE_float('swap_prob', 0.0, 'Probability per trial that the two '
+                     'second-stage reward probabilities swap (0: the paper).',
+                     flag_values=fv)
+  common.define_training_flags(fv, unroll_length=20)
+
+
+def make_task(fv):
+  """The task of the flags in `fv`."""
+  return common.experiment.TaskConfig(
+      'two_step', {'num_trials': fv.num_trials, 'swap_prob': fv.swap_prob})
 
 
 def main(argv):
   common.no_arguments(argv)
-  common.train(common.experiment.TaskConfig(
-      'two_step', {'num_trials': FLAGS.num_trials,
-                   'swap_prob': FLAGS.swap_prob}))
+  common.train(make_task)
 
 
 if __name__ == '__main__':
+  define_flags(flags.FLAGS)
+  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

@@ -32,6 +32,7 @@ import dm_env
 import numpy as np
 import tensorflow as tf
 
+import environments
 from environments import core as core_lib
 from meta_rl import export as export_lib
 from meta_rl.agent import sample_action
@@ -184,6 +185,27 @@ def checkpoint_policy(run_dir: str, checkpoint: str, core: core_lib.BatchedCore,
                       greedy: bool = False) -> AgentPolicy:
   """`checkpoint_agent` as a frozen policy."""
   return AgentPolicy(checkpoint_agent(run_dir, checkpoint, core), greedy)
+
+
+def test_core(task: str, metadata: Dict[str, Any], **overrides):
+  """The core to test an exported agent on, and the task arguments used.
+
+  The task as trained (its arguments, e.g. num_trials or swap_prob, and
+  action repeat, from the SavedModel's `metadata`) when `task` is the
+  training task; another task keeps only the trained episode length
+  (num_trials) and action repeat. Then the task's test variant
+  (`environments.TEST_KWARGS`, e.g. Harlow's held-out images) and
+  `overrides` replace task arguments. Returns `(core, kwargs)`; raises
+  ValueError for an unknown task or bad arguments.
+  """
+  kwargs = dict(metadata.get('task_kwargs', {}))
+  if task != metadata.get('task'):
+    kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
+  kwargs.update(environments.TEST_KWARGS.get(task, {}))
+  kwargs.update(overrides)
+  core = environments.make_core(
+      task, action_repeat=metadata.get('action_repeat', 1), **kwargs)
+  return core, kwargs
 
 
 def _episodes_dict(columns: Dict[str, np.ndarray], states, record_states):

@@ -62,6 +62,8 @@ class RunConfig:
     keep_every: also keep the checkpoint of every multiple of this many
       updates for good (RUN_DIR/checkpoints/kept/), for analyses over
       training; None keeps only the latest 3.
+    adopt_dir: a new run may use an existing directory that holds files
+      other than a run's (e.g. a Ray Tune trial directory); they are kept.
   """
   run_dir: str
   resume: bool = False
@@ -70,6 +72,7 @@ class RunConfig:
   handle_signals: bool = True
   export: bool = True
   keep_every: Optional[int] = None
+  adopt_dir: bool = False
 
 
 @dataclasses.dataclass
@@ -186,7 +189,8 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
   runner.prepare_run_dir(
       run.run_dir, run_config_dict(task, agent, a2c, train_config), run.resume,
       defaults=run_config_dict(TaskConfig(task.name), agent_lib.AgentConfig(),
-                               training.A2CConfig(), training.TrainConfig()))
+                               training.A2CConfig(), training.TrainConfig()),
+      adopt=run.adopt_dir)
   result = runner.run(trainer, run.run_dir, resume=run.resume,
                       checkpoint_every=run.checkpoint_every,
                       log_every_secs=run.log_every_secs, name=task.name,

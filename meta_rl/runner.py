@@ -40,12 +40,19 @@ def _flatten(config, prefix=''):
   return out
 
 
+# What a run writes into its run dir (see the layout above).
+RUN_ENTRIES = (CONFIG_FILE, 'checkpoints', 'tb', 'saved_model')
+
+
 def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
-                    defaults: Optional[Dict[str, Any]] = None) -> bool:
+                    defaults: Optional[Dict[str, Any]] = None,
+                    adopt: bool = False) -> bool:
   """Creates `run_dir` for a new run, or checks it for `resume`.
 
-  A new run refuses an existing non-empty directory and writes `config`
-  (JSON-serialisable, may be nested) to config.json. A resumed run needs the
+  A new run refuses an existing non-empty directory (with `adopt`: only one
+  that holds a run's entries, `RUN_ENTRIES`; other files, e.g. those Ray Tune
+  puts in a trial directory before the trial starts, are kept) and writes
+  `config` (JSON-serialisable, may be nested) to config.json. A resumed run needs the
   run's config.json and the same configuration, every entry included
   (`total_steps` too: it sets the learning-rate and entropy schedules).
   A setting missing from an older run's config.json counts as equal when
@@ -56,7 +63,10 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
   """
   path = os.path.join(run_dir, CONFIG_FILE)
   if not resume:
-    if os.path.exists(run_dir) and os.listdir(run_dir):
+    present = os.listdir(run_dir) if os.path.exists(run_dir) else []
+    if adopt:
+      present = [p for p in present if p in RUN_ENTRIES]
+    if present:
       raise RunDirError(f'run dir {run_dir} exists; resume it (--resume) or '
                         'choose another run dir')
     os.makedirs(run_dir, exist_ok=True)
@@ -73,8 +83,8 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
   for k, v in current.items():
     if k not in saved and k in known and known[k] == v:
       saved[k] = v
-  diff = sorted(k for k in set(saved) | set(current)
-                if saved.get(k) != current.get(k))
+  diff = sorted(k for k in set(saved) | set(current)  # NaN equals NaN
+                if json.dumps(saved.get(k)) != json.dumps(current.get(k)))
   if diff:
     k = diff[0]
     raise RunDirError(f'cannot resume {run_dir}: {k} was {saved.get(k)!r}, '
@@ -82,7 +92,7 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
   return tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')) is not None
 
 
-def _fmt_time(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
   if not math.isfinite(seconds):
     return '?'
   seconds = int(seconds)
@@ -91,7 +101,7 @@ def _fmt_time(seconds: float) -> str:
   return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'
 
 
-def _fmt_count(n: float) -> str:
+def format_count(n: float) -> str:
   for unit, scale in (('G', 1e9), ('M', 1e6), ('k', 1e3)):
     if abs(n) >= scale:
       return f'{n / scale:.2f}{unit}'
@@ -250,12 +260,12 @@ def _progress_line(name, trainer, scalars, elapsed):
   rate = scalars['env_steps_per_sec']
   eta = (total - u) * trainer.env_steps_per_update / max(rate, 1e-9)
   line = (f'[{name}] update {u}/{total}  env steps '
-          f'{_fmt_count(trainer.env_steps)}')
+          f'{format_count(trainer.env_steps)}')
   if trainer.frames != trainer.env_steps:
-    line += f' ({_fmt_count(trainer.frames)} frames)'
-  line += f'  {_fmt_count(rate)} steps/s'
+    line += f' ({format_count(trainer.frames)} frames)'
+  line += f'  {format_count(rate)} steps/s'
   if trainer.frames != trainer.env_steps:
-    line += f' ({_fmt_count(scalars["frames_per_sec"])} frames/s)'
+    line += f' ({format_count(scalars["frames_per_sec"])} frames/s)'
   if 'episode_return' in scalars:
     line += f'  episode reward {scalars["episode_return"]:.2f}'
   for key in trainer.progress_metrics:
@@ -263,5 +273,5 @@ def _progress_line(name, trainer, scalars, elapsed):
       label = key[len('episode_'):] if key.startswith('episode_') else key
       line += f'  {label.replace("_", " ")} {scalars[key]:.3f}'
   line += (f'  entropy {scalars["entropy"]:.3f}  elapsed '
-           f'{_fmt_time(elapsed)}  ETA {_fmt_time(eta)}')
+           f'{format_duration(elapsed)}  ETA {format_duration(eta)}')
   return line
