@@ -117,11 +117,14 @@ def trial_args(params):
   return [f'--{k}={v}' for k, v in sorted(params.items())]
 
 
-def _trial(config, *, launcher, launcher_args, trials_dir, eval_episodes,
-           eval_seed, num_threads):
+def _trial(config, *, launcher, launcher_args, trials_dir, workdir,
+           eval_episodes, eval_seed, num_threads):
   """One trial, in a Ray worker: train into the Tune trial directory
   TRIALS_DIR/<trial id> (or resume there), export, evaluate frozen, report
-  to Tune. An error is re-raised as one line (`_one_line`) for the report."""
+  to Tune. An error is re-raised as one line (`_one_line`) for the report.
+  Runs in `workdir`, the sweep command's directory, so that relative paths
+  among the launcher's flags (e.g. --maze_file) mean what they meant there."""
+  os.chdir(workdir)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:  # before TF runs its first op in this worker
     tf.config.threading.set_intra_op_parallelism_threads(num_threads)
@@ -254,9 +257,13 @@ def _progress_callback(total, metric):
       self.done += 1
       r = self.latest.get(trial.trial_id, {})
       score = r.get('eval_first')
-      self._print(f'finished {trial.trial_id}' + (
-          f': {metric} {score:.4f} on the first half of the test episodes'
-          if score is not None else ''))
+      if score is None:
+        self._print(f'stopped {trial.trial_id} at '
+                    f'{runner.format_count(r.get("env_steps", 0))} steps by '
+                    'the scheduler')
+      else:
+        self._print(f'finished {trial.trial_id}: {metric} {score:.4f} on the '
+                    'first half of the test episodes')
 
     def on_trial_error(self, iteration, trials, trial, **info):
       self.failed += 1
@@ -479,7 +486,7 @@ def main(argv):
   trainable = tune.with_resources(
       tune.with_parameters(
           _trial, launcher=launcher, launcher_args=list(launcher_argv),
-          trials_dir=os.path.join(sweep_dir, TRIALS),
+          trials_dir=os.path.join(sweep_dir, TRIALS), workdir=os.getcwd(),
           eval_episodes=FLAGS.eval_episodes, eval_seed=FLAGS.eval_seed,
           num_threads=max(1, int(FLAGS.num_cpus_per_trial))),
       {'cpu': FLAGS.num_cpus_per_trial})
@@ -532,6 +539,10 @@ def main(argv):
         f'{s["counts"]["stopped"]} stopped, {s["counts"]["unfinished"]} '
         f'unfinished in {runner.format_duration(time.time() - started)}; '
         f'wrote {paths["md"]}, {paths["json"]} and {paths["png"]}')
+  if s['counts']['unfinished']:
+    print(f'[sweep] {s["counts"]["unfinished"]} trials unfinished (interrupted);'
+          ' rerun the same command to continue', file=sys.stderr)
+    sys.exit(1)
 
 
 def parse_flags(argv):

@@ -378,7 +378,9 @@ def write_report(sweep_dir: str, trials: Sequence[Trial], top_k: int,
     sd = s['second_half_sd']
     lines += [f'Top {len(s["selected"])} on the second half: '
               f'**{mean:.4g}**' + (f' (sd {sd:.2g} across them)' if sd else '')
-              + f'; best setting: `{s["best_params"]}`', '']
+              + '; best setting: `' + ' '.join(
+                  f'--{k}={_fmt(v)}' for k, v in sorted(
+                      s['best_params'].items())) + '`', '']
   lines += [f'Search space: `{space_spec(space)}`', '',
             report_table(trials, top_k, metric, mode), '']
   _write_atomic(paths['md'], '\n'.join(lines))
@@ -407,13 +409,17 @@ def plot_report(path: str, trials: Sequence[Trial], top_k: int, metric: str,
 
   ranked = rank(trials, mode)
   top = ranked[:top_k]
+  from matplotlib import ticker  # pylint: disable=g-import-not-at-top
   numeric = [p for p in space.values()
              if p.kind in ('loguniform', 'uniform', 'randint')
              and p.name != 'seed'][:3]
-  ncols = 2 + len(numeric)
-  fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols, 3.8),
-                           squeeze=False)
-  axes = axes[0]
+  # Row 1: (a) and (b); row 2: one panel per sampled hyperparameter.
+  rows = 2 if numeric else 1
+  fig = plt.figure(figsize=(12, 4.2 * rows))
+  grid = fig.add_gridspec(rows, 6)
+  axes = [fig.add_subplot(grid[0, :3]), fig.add_subplot(grid[0, 3:])]
+  axes += [fig.add_subplot(grid[1, 2 * i:2 * i + 2])
+           for i in range(len(numeric))]
   label = metric.replace('episode_', '')
   ax = axes[0]
   curves = [t.evaluation['second'].get('curve') for t in top]
@@ -450,6 +456,7 @@ def plot_report(path: str, trials: Sequence[Trial], top_k: int, metric: str,
     ax.scatter(x, [t.score('second') for t in ranked], c=colors, s=18,
                zorder=3, label='second half (top k blue)')
     ax.set_xlabel('trial rank')
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     ax.set_ylabel(label)
     ax.legend(fontsize=8)
   others = len(trials) - len(ranked)
@@ -463,6 +470,7 @@ def plot_report(path: str, trials: Sequence[Trial], top_k: int, metric: str,
                   for i in range(len(ranked))], s=18)
     if p.kind == 'loguniform':
       ax.set_xscale('log')
+      ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel(p.name)
     ax.set_ylabel(f'{label} (first half)')
     ax.set_title(f'({chr(ord("c") + numeric.index(p))}) {p.name}',

@@ -192,7 +192,7 @@ def test_tiny_sweep_on_embedded_ray(tmp_path):
   args = ['--launcher=launch/bandits.py', *TINY, f'--sweep_dir={sweep_dir}',
           '--space=learning_rate=grid:0.003|0.03|nan,seed=randint:0:1000',
           '--num_samples=1', '--top_k=1', '--eval_episodes=20',
-          '--max_failures=0']
+          '--max_failures=0', '--num_cpus=3']  # the three trials at once
   proc = _sweep(*args)
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(os.path.join(sweep_dir, 'report.json')) as f:
