@@ -84,6 +84,7 @@ flags.DEFINE_integer('max_failures', 1, 'Retries of a trial that errors (a '
 FLAGS = flags.FLAGS
 
 SWEEP_FILE = 'sweep.json'
+STOPPED_FILE = 'stopped.txt'  # trials the scheduler stopped early
 TRIALS = 'trials'  # Tune's experiment name: SWEEP_DIR/trials/<trial id>/
 FORBIDDEN = ('run_dir', 'resume')  # set per trial by the sweep
 
@@ -203,9 +204,11 @@ def _trial_dirname(trial):
   return trial.trial_id
 
 
-def _progress_callback(total, metric):
+def _progress_callback(total, metric, sweep_dir):
   """A Tune callback printing one line per trial event and, every 30 s, the
-  sweep's progress (trials done, the running ones' steps and metric, ETA)."""
+  sweep's progress (trials done, the running ones' steps and metric, ETA).
+  It also records the trials the scheduler stopped (SWEEP_DIR/stopped.txt):
+  Tune marks those and the trials an interruption ended alike."""
   from ray import tune  # pylint: disable=g-import-not-at-top
 
   class Progress(tune.Callback):
@@ -258,6 +261,8 @@ def _progress_callback(total, metric):
       r = self.latest.get(trial.trial_id, {})
       score = r.get('eval_first')
       if score is None:
+        with open(os.path.join(sweep_dir, STOPPED_FILE), 'a') as f:
+          print(trial.trial_id, file=f)
         self._print(f'stopped {trial.trial_id} at '
                     f'{runner.format_count(r.get("env_steps", 0))} steps by '
                     'the scheduler')
@@ -369,6 +374,11 @@ def _collect(results, sweep_dir):
   evaluated here."""
   from meta_rl import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
   from meta_rl import export as export_lib  # pylint: disable=g-import-not-at-top
+  try:
+    with open(os.path.join(sweep_dir, STOPPED_FILE)) as f:
+      stopped = set(f.read().split())
+  except OSError:
+    stopped = set()
   trials = []
   # Tune's trial objects (with their status), behind the ResultGrid.
   for t in results._experiment_analysis.trials:  # pylint: disable=protected-access
@@ -392,7 +402,7 @@ def _collect(results, sweep_dir):
     elif t.status == 'ERROR':
       trial.status = 'failed'
       trial.error = _error_line(os.path.join(run_dir, 'error.txt'))
-    elif t.status == 'TERMINATED':  # ended by the scheduler
+    elif t.trial_id in stopped:
       trial.status = 'stopped'
     trials.append(trial)
   return sorted(trials, key=lambda t: t.trial_id)
@@ -522,7 +532,7 @@ def main(argv):
         run_config=tune.RunConfig(
             name=TRIALS, storage_path=sweep_dir, verbose=0,
             failure_config=tune.FailureConfig(max_failures=FLAGS.max_failures),
-            callbacks=[_progress_callback(total, metric)]))
+            callbacks=[_progress_callback(total, metric, sweep_dir)]))
   results = tuner.fit()
   trials = _collect(results, sweep_dir)
   title = (f'{name} on {job.task.name}: {len(trials)} trials of '
