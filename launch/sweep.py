@@ -544,7 +544,8 @@ def main(argv):
   if s['second_half_mean'] is not None:
     print(f'top {len(s["selected"])} on the second half: {metric} '
           f'{s["second_half_mean"]:.4f}; best setting '
-          f'{" ".join(trial_args(s["best_params"]))}')
+          + ' '.join(trial_args({k: f'{v:.6g}' if isinstance(v, float) else v
+                                 for k, v in s['best_params'].items()})))
   print(f'{s["counts"]["finished"]} finished, {s["counts"]["failed"]} failed, '
         f'{s["counts"]["stopped"]} stopped, {s["counts"]["unfinished"]} '
         f'unfinished in {runner.format_duration(time.time() - started)}; '
