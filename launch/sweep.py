@@ -508,7 +508,10 @@ def main(argv):
         max_t=job.train.total_steps,
         grace_period=max(1, int(FLAGS.asha_grace_fraction *
                                 job.train.total_steps)),
-        reduction_factor=FLAGS.asha_reduction_factor)
+        reduction_factor=FLAGS.asha_reduction_factor,
+        # A trial at --total_steps still exports and is evaluated: ASHA must
+        # not stop it at its last progress report.
+        stop_last_trials=False)
   path = os.path.join(sweep_dir, TRIALS)
   started = time.time()
   print(f'[sweep] {total} trials of {settings["launcher"]} '
