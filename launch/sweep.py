@@ -331,9 +331,7 @@ def _check_space(module, launcher_argv, space):
       try:
         common.job_from_flags(module.make_task, launcher_flags(
             module, list(launcher_argv) + [f'--{p.name}={v}']))
-      except flags.Error as e:
-        common.fail(f'search space: {p.name}={v}: {str(e).splitlines()[0]}')
-      except (ValueError, OSError) as e:
+      except (flags.Error, ValueError, OSError) as e:
         common.fail(f'search space: {p.name}={v}: {str(e).splitlines()[0]}')
 
 
@@ -446,9 +444,7 @@ def main(argv):
     fv = launcher_flags(module, launcher_argv)
     job = common.job_from_flags(module.make_task, fv)
     metric, mode = job.task.make_core().sweep_metric
-  except flags.Error as e:
-    common.fail(str(e).splitlines()[0])
-  except (ValueError, OSError) as e:
+  except (flags.Error, ValueError, OSError) as e:
     common.fail(str(e).splitlines()[0])
   name = os.path.splitext(os.path.basename(launcher))[0]
   space = _resolve_space(name)

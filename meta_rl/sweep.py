@@ -193,9 +193,8 @@ def load_evaluation(run_dir: str) -> Optional[Dict[str, Any]]:
 
 
 def _episode_totals(episodes: Dict[str, np.ndarray], rows) -> Dict[str, float]:
-  totals = {'episodes': float(len(range(*rows.indices(
-      episodes['rewards'].shape[0])))),
-            'return': float(episodes['rewards'][rows].sum())}
+  rewards = episodes['rewards'][rows]
+  totals = {'episodes': float(rewards.shape[0]), 'return': float(rewards.sum())}
   for k, v in episodes.items():
     if k.startswith('metric_'):
       totals[k[len('metric_'):]] = float(v[rows].sum())
