@@ -10,10 +10,16 @@ endif
 
 install: $(STAMP)
 
-$(STAMP): setup.py
+# The known-good set: ranges in setup.py, exact versions in constraints.txt.
+# tensorflow-serving-api (warmup requests, launch/serve_client.py over gRPC)
+# goes in without its dependencies: its metadata asks for the full
+# `tensorflow`, a second TensorFlow build next to tensorflow-cpu.
+$(STAMP): setup.py constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "error: Python 3.11 or newer is needed ($(PYTHON) is $$($(PYTHON) -V 2>&1))" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[cpu,test,sweep]'
-	$(BIN)/pip install -q --no-deps tf-keras==2.21.0
+	$(BIN)/pip install -q -c constraints.txt -e '.[cpu,test,sweep,gym,analysis]'
+	$(BIN)/pip install -q --no-deps -c constraints.txt tensorflow-serving-api
 	touch $(STAMP)
 
 # Train the Exp 1 agent, export it, evaluate it frozen next to baselines, plot.

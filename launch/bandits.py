@@ -1,4 +1,4 @@
-"""Train the meta-RL agent on bandit tasks (Exps 1-4, Sections 3.1.1-3.1.4).
+r"""Train the meta-RL agent on bandit tasks (Exps 1-4, Sections 3.1.1-3.1.4).
 
   python launch/bandits.py --flagfile=launch/configs/bandits_independent.cfg \
       --run_dir=runs/independent
@@ -16,13 +16,14 @@ import common
 
 def define_flags(fv):
   """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
+  in_task = common.group('task', fv)
   common.define_task_flag(
       'bandits', 'independent',
       'Two-armed distributions of Exps 1-2 (Section 3.1.2), the 11-armed '
       'informative bandit (Exp 3) or the restless bandit (Exp 4, trained on '
       'its training volatilities).', fv=fv)
   flags.DEFINE_integer('num_trials', None, 'Trials per episode (default: the '
-                       "task's, 100 / 5 / 150).", flag_values=fv)
+                       "task's, 100 / 5 / 150).", **in_task)
   common.define_training_flags(fv)
 
 
@@ -39,5 +40,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags(flags.FLAGS)
-  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

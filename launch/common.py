@@ -64,77 +64,89 @@ from meta_rl import training
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
 
+# `--help` sections, in this order after the launcher's own flags.
+HELP_GROUPS = ('task', 'agent', 'A2C', 'training', 'run', 'baselines')
+
+
+def group(name: str, fv=FLAGS) -> Dict[str, Any]:
+  """Keyword arguments of `flags.DEFINE_*` that put a flag on `fv` into the
+  `--help` section `name` (one of `HELP_GROUPS`)."""
+  return dict(flag_values=fv, module_name=name)
+
+
 def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
                           batch_size=128, gamma=0.9, beta_e=0.05, beta_v=0.05,
                           learning_rate=3e-3, total_steps=10_000_000,
                           action_repeat=1):
   """Defines the flag groups above on `fv` with a launcher's defaults."""
+  in_agent, in_a2c, in_training, in_run = (
+      group(g, fv) for g in ('agent', 'A2C', 'training', 'run'))
   defaults = agent_lib.AgentConfig()
   flags.DEFINE_enum('core', defaults.core, list(agent_lib.CORES),
                     'Core (Fig 1): lstm (1a/1b), stacked_lstm (1c), '
-                    'feedforward (Fig 7 "FF A3C").', flag_values=fv)
+                    'feedforward (Fig 7 "FF A3C").', **in_agent)
   flags.DEFINE_integer('num_units', num_units,
                        'LSTM units of --core=lstm (Table 1: 48), hidden units '
-                       'of --core=feedforward.', flag_values=fv)
+                       'of --core=feedforward.', **in_agent)
   flags.DEFINE_list('stacked_units', list(map(str, defaults.stacked_units)),
                     'Sizes of the two LSTMs of --core=stacked_lstm.',
-                    flag_values=fv)
+                    **in_agent)
   flags.DEFINE_boolean('reward_input', True,
                        'Feed the previous reward to the agent '
                        "(--noreward_input is the paper's ablation).",
-                       flag_values=fv)
+                       **in_agent)
   flags.DEFINE_list('reward_values', [],
                     'One-hot encode the previous reward over these values '
-                    '(Exp 3); empty: scalar reward input.', flag_values=fv)
+                    '(Exp 3); empty: scalar reward input.', **in_agent)
   flags.DEFINE_integer('agent_seed', None,
                        'Seed of the weight initialisation (default: --seed).',
-                       flag_values=fv)
-  flags.DEFINE_float('gamma', gamma, 'Discount factor.', flag_values=fv)
+                       **in_agent)
+  flags.DEFINE_float('gamma', gamma, 'Discount factor.', **in_a2c)
   flags.DEFINE_float('beta_v', beta_v, 'Value loss coefficient.',
-                     flag_values=fv)
+                     **in_a2c)
   flags.DEFINE_float('beta_e', beta_e, 'Entropy coefficient (start value).',
-                     flag_values=fv)
+                     **in_a2c)
   flags.DEFINE_float('beta_e_final', None, 'If set, beta_e is annealed '
-                     'linearly to this value over training.', flag_values=fv)
+                     'linearly to this value over training.', **in_a2c)
   flags.DEFINE_float('learning_rate', learning_rate, 'Initial learning rate.',
-                     flag_values=fv)
+                     **in_a2c)
   flags.DEFINE_float('learning_rate_final', None,
                      'If set, the learning rate decays linearly to this value.',
-                     flag_values=fv)
+                     **in_a2c)
   flags.DEFINE_enum('optimizer', training.A2CConfig().optimizer,
-                    list(training.OPTIMIZERS), 'Optimizer.', flag_values=fv)
+                    list(training.OPTIMIZERS), 'Optimizer.', **in_a2c)
   flags.DEFINE_float('max_grad_norm', training.A2CConfig().max_grad_norm,
-                     'Global gradient-norm clip (0: off).', flag_values=fv)
+                     'Global gradient-norm clip (0: off).', **in_a2c)
   flags.DEFINE_integer('batch_size', batch_size, 'Environments stepped in '
-                       "lockstep (the paper's threads).", flag_values=fv)
+                       "lockstep (the paper's threads).", **in_training)
   flags.DEFINE_integer('unroll_length', unroll_length,
                        'Agent steps per update (truncated BPTT length).',
-                       flag_values=fv)
+                       **in_training)
   flags.DEFINE_integer('total_steps', total_steps,
-                       'Agent steps (decisions) to train for.', flag_values=fv)
+                       'Agent steps (decisions) to train for.', **in_training)
   flags.DEFINE_integer('action_repeat', action_repeat, 'Primitive environment '
                        'steps per agent decision (rewards summed).',
-                       flag_values=fv)
-  flags.DEFINE_integer('seed', 0, 'Seed of the run.', flag_values=fv)
+                       **in_training)
+  flags.DEFINE_integer('seed', 0, 'Seed of the run.', **in_training)
   flags.DEFINE_boolean('jit_compile', False, 'Compile the update with XLA.',
-                       flag_values=fv)
+                       **in_training)
   flags.DEFINE_boolean('jit_env', False, "Compile only the environment's step "
                        'with XLA (e.g. Harlow: fuses its many small ops).',
-                       flag_values=fv)
+                       **in_training)
   flags.DEFINE_string('run_dir', None, 'Run directory (must not exist unless '
-                      '--resume).', flag_values=fv)
+                      '--resume).', **in_run)
   flags.DEFINE_boolean('resume', False, 'Continue the run in --run_dir from '
                        'its latest checkpoint (with the same settings).',
-                       flag_values=fv)
+                       **in_run)
   run = experiment.RunConfig(run_dir='')
   flags.DEFINE_integer('checkpoint_every', run.checkpoint_every,
-                       'Checkpoint every N updates.', flag_values=fv)
+                       'Checkpoint every N updates.', **in_run)
   flags.DEFINE_float('log_every_secs', run.log_every_secs,
-                     'Seconds between progress lines.', flag_values=fv)
+                     'Seconds between progress lines.', **in_run)
   flags.DEFINE_integer('keep_every', None, 'Also keep the checkpoint of every '
                        'multiple of this many updates for good (in '
                        'RUN_DIR/checkpoints/kept/), for analyses over '
-                       'training; default: only the latest 3.', flag_values=fv)
+                       'training; default: only the latest 3.', **in_run)
   flags.register_validator('reward_values', _all_floats,
                            message='--reward_values must be numbers',
                            flag_values=fv)
@@ -152,7 +164,7 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
 def define_task_flag(family: str, default: str, help_: str, fv=FLAGS):
   """`--task`, with the choices the registry lists for a launcher family."""
   flags.DEFINE_enum('task', default, list(environments.TRAINING_TASKS[family]),
-                    help_, flag_values=fv)
+                    help_, **group('task', fv))
 
 
 def define_baseline_flags():
@@ -165,7 +177,9 @@ def define_baseline_flags():
       'rw_beta': 'Inverse temperature of the Rescorla-Wagner baselines.',
   }
   for name, default in baselines_lib.OPTIONS.items():
-    flags.DEFINE_float(name, default, helps.get(name, f'Baseline option {name}.'))
+    flags.DEFINE_float(name, default,
+                       helps.get(name, f'Baseline option {name}.'),
+                       **group('baselines'))
 
 
 def baseline_options():
@@ -187,8 +201,43 @@ def fail(message, status=2):
   sys.exit(status)
 
 
+_HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '-helpshort')
+
+
+def flag_sections(fv=FLAGS):
+  """`--help` sections of the flags on `fv`: the launcher's own flags, then
+  the sections of `HELP_GROUPS` it has; absl's own and TensorFlow's flags are
+  left to --helpfull."""
+  by_module = fv.flags_by_module_dict()
+  own = [m for m in by_module
+         if not m.startswith(('absl', 'tensorflow')) and by_module[m]]
+  order = {g: i for i, g in enumerate(HELP_GROUPS)}
+  own.sort(key=lambda m: order.get(m, -1))  # the launcher's own module first
+  return [fv.module_help(m).strip('\n') for m in own]
+
+
+def help_text(extra_sections=()) -> str:
+  """The launcher's docstring and all of its flags, grouped (absl's `--help`
+  shows only the main module's flags)."""
+  doc = (sys.modules['__main__'].__doc__ or '').strip()
+  return '\n\n'.join(
+      [doc, 'flags (--flag=value; --flagfile=FILE reads them from a file):']
+      + flag_sections() + list(extra_sections)
+      + ['absl and TensorFlow flags: --helpfull']) + '\n'
+
+
+def wants_help(argv) -> bool:
+  """Whether the command line asks for --help (or -h, -?, --helpshort)."""
+  args = argv[1:argv.index('--')] if '--' in argv else argv[1:]
+  return any(a in _HELP_ARGS for a in args)
+
+
 def parse_flags(argv):
-  """absl flags parser that reports bad flags in one line with exit 2."""
+  """absl flags parser: `--help` shows every flag of the launcher, grouped;
+  bad flags are one line with exit 2."""
+  if wants_help(argv):
+    sys.stdout.write(help_text())
+    sys.exit(0)
   try:
     return FLAGS(argv)
   except flags.Error as e:

@@ -1,4 +1,4 @@
-"""How well does the agent's hidden state encode the Bayesian sufficient
+r"""How well does the agent's hidden state encode the Bayesian sufficient
 statistics of a two-armed Bernoulli bandit?
 
   python launch/evaluate.py --saved_model=runs/independent/saved_model \

@@ -1,4 +1,4 @@
-"""Exp 2 (Section 3.1.2, Fig 2f): train/test regret matrix over the five
+r"""Exp 2 (Section 3.1.2, Fig 2f): train/test regret matrix over the five
 two-armed distributions, with each test distribution's Bayes-optimal regret.
 
   python launch/exp2_matrix.py --output_dir=runs/exp2 \

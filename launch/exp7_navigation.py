@@ -1,4 +1,4 @@
-"""Exp 7 (Section 3.2.3, Fig 7): one-shot navigation in the I-maze.
+r"""Exp 7 (Section 3.2.3, Fig 7): one-shot navigation in the I-maze.
 
   python launch/exp7_navigation.py --run_dir=runs/nav --ff_run_dir=runs/nav_ff \
       [--seed_runs=runs/nav_s1] [--ff_seed_runs=runs/nav_ff_s1]

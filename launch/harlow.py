@@ -23,33 +23,34 @@ TASK_FLAGS = ('resolution', 'num_trials', 'max_steps', 'fixation_hold',
 
 def define_flags(fv):
   """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
+  in_task = common.group('task', fv)
   config = common.environments.HarlowConfig()
   flags.DEFINE_integer('resolution', config.resolution,
                        'Side of the rendered view in pixels (84: the paper).',
-                       flag_values=fv)
+                       **in_task)
   flags.DEFINE_string('image_dir', None, 'Folder with train/ and test/ '
                       'subfolders of images (PNG/JPEG, any size) to use '
-                      'instead of the procedural image sets.', flag_values=fv)
+                      'instead of the procedural image sets.', **in_task)
   flags.DEFINE_integer('num_images', 1000, 'Images per set (at most, for '
-                       '--image_dir).', flag_values=fv)
+                       '--image_dir).', **in_task)
   flags.DEFINE_integer('image_seed', 0, 'Seed of the procedural image sets.',
-                       flag_values=fv)
+                       **in_task)
   flags.DEFINE_integer('num_trials', config.num_trials, 'Trials per episode.',
-                       flag_values=fv)
+                       **in_task)
   flags.DEFINE_integer('max_steps', config.max_steps,
-                       'Primitive steps per episode at most.', flag_values=fv)
+                       'Primitive steps per episode at most.', **in_task)
   flags.DEFINE_integer('fixation_hold', config.fixation_hold, 'Primitive '
                        'steps the gaze must stay on the cross.',
-                       flag_values=fv)
+                       **in_task)
   flags.DEFINE_integer('intertrial_interval', config.intertrial_interval,
-                       'Blank primitive steps between trials.', flag_values=fv)
+                       'Blank primitive steps between trials.', **in_task)
   flags.DEFINE_boolean('hold_still', config.hold_still, 'Only no-op steps on '
                        'the cross count towards the fixation hold.',
-                       flag_values=fv)
+                       **in_task)
   flags.DEFINE_float('momentum', config.momentum, 'Fraction of a turn '
-                     'carried into the next primitive step.', flag_values=fv)
+                     'carried into the next primitive step.', **in_task)
   flags.DEFINE_float('turn_degrees', config.turn_degrees,
-                     'Degrees turned per primitive step.', flag_values=fv)
+                     'Degrees turned per primitive step.', **in_task)
   common.define_training_flags(fv, num_units=256, unroll_length=100,
                                batch_size=32, gamma=0.9, beta_e=0.001,
                                beta_v=0.4, learning_rate=5e-4,
@@ -71,5 +72,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags(flags.FLAGS)
-  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

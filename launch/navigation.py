@@ -27,27 +27,28 @@ TASK_FLAGS = ('resolution', 'episode_frames', 'move_speed', 'turn_degrees',
 
 def define_flags(fv):
   """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
+  in_task = common.group('task', fv)
   config = common.environments.MazeConfig()
   flags.DEFINE_string('maze_file', None, 'Text map of the maze (default: the '
                       'built-in I-maze, environments.maze.I_MAZE).',
-                      flag_values=fv)
+                      **in_task)
   flags.DEFINE_integer('resolution', config.resolution,
                        'Side of the rendered view in pixels (84: the paper).',
-                       flag_values=fv)
+                       **in_task)
   flags.DEFINE_integer('episode_frames', config.episode_frames,
                        'Primitive steps per episode (fixed duration).',
-                       flag_values=fv)
+                       **in_task)
   flags.DEFINE_float('move_speed', config.move_speed,
-                     'Cells moved per primitive step.', flag_values=fv)
+                     'Cells moved per primitive step.', **in_task)
   flags.DEFINE_float('turn_degrees', config.turn_degrees,
-                     'Degrees turned per primitive step.', flag_values=fv)
+                     'Degrees turned per primitive step.', **in_task)
   flags.DEFINE_float('fov', config.fov, 'Field of view in degrees.',
-                     flag_values=fv)
+                     **in_task)
   flags.DEFINE_boolean('apples', config.apples, "Put the map's 'A' apples in "
                        '(reward --apple_reward each; off in the paper).',
-                       flag_values=fv)
+                       **in_task)
   flags.DEFINE_float('apple_reward', config.apple_reward,
-                     'Reward of an apple.', flag_values=fv)
+                     'Reward of an apple.', **in_task)
   common.define_training_flags(fv, num_units=256, unroll_length=100,
                                batch_size=32, gamma=0.99, beta_e=0.001,
                                beta_v=0.5, learning_rate=5e-4,
@@ -70,5 +71,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags(flags.FLAGS)
-  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

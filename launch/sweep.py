@@ -1,4 +1,4 @@
-"""Hyperparameter sweeps of any training launcher on Ray Tune, as the paper.
+r"""Hyperparameter sweeps of any training launcher on Ray Tune, as the paper.
 
   python launch/sweep.py --launcher=launch/bandits.py \
       --flagfile=launch/configs/bandits_independent.cfg \
@@ -556,7 +556,25 @@ def main(argv):
 
 
 def parse_flags(argv):
-  """The sweep's own flags; the rest (flagfiles expanded) is the launcher's."""
+  """The sweep's own flags; the rest (flagfiles expanded) is the launcher's.
+  `--help` with `--launcher` also lists that launcher's flags."""
+  if common.wants_help(argv):
+    extra = []
+    launcher = next((a.split('=', 1)[1] for a in argv
+                     if a.startswith('--launcher=')), None)
+    if launcher:
+      try:
+        fv = flags.FlagValues()
+        load_launcher(launcher).define_flags(fv)
+        extra = [f'flags of {launcher} (fixed for every trial, or swept):']
+        extra += common.flag_sections(fv)
+      except ValueError as e:
+        common.fail(str(e).splitlines()[0])
+    else:
+      extra = ["every other flag is the launcher's: add --launcher=... to "
+               '--help to list them']
+    sys.stdout.write(common.help_text(extra))
+    sys.exit(0)
   try:
     return FLAGS(argv, known_only=True)
   except flags.Error as e:

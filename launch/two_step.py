@@ -18,11 +18,12 @@ import common
 
 def define_flags(fv):
   """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
+  in_task = common.group('task', fv)
   flags.DEFINE_integer('num_trials', 10, 'Trials (two steps each) per '
-                       'episode.', flag_values=fv)
+                       'episode.', **in_task)
   flags.DEFINE_float('swap_prob', 0.0, 'Probability per trial that the two '
                      'second-stage reward probabilities swap (0: the paper).',
-                     flag_values=fv)
+                     **in_task)
   common.define_training_flags(fv, unroll_length=20)
 
 
@@ -39,5 +40,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags(flags.FLAGS)
-  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

@@ -1,0 +1,75 @@
+"""Command-line face of the launchers: `--help` lists every flag, grouped."""
+
+import os
+import re
+import subprocess
+import sys
+
+from absl import flags
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'launch'))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+TRAINING_LAUNCHERS = ('bandits', 'two_step', 'harlow', 'navigation')
+
+
+def _sections(text):
+  """{section heading: [flag names]} of a --help text."""
+  sections, current = {}, None
+  for line in text.splitlines():
+    if re.match(r'^\S.*:$', line):
+      current = sections.setdefault(line[:-1], [])
+    m = re.match(r'^  --(?:\[no\])?(\w+)', line)
+    if m and current is not None:
+      current.append(m.group(1))
+  return sections
+
+
+@pytest.fixture(scope='module')
+def helps():
+  """--help of each training launcher (run concurrently: each imports TF)."""
+  procs = {name: subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'launch', f'{name}.py'), '--help'],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+      cwd=ROOT) for name in TRAINING_LAUNCHERS}
+  out = {}
+  for name, p in procs.items():
+    stdout, stderr = p.communicate(timeout=120)
+    assert p.returncode == 0, stderr
+    out[name] = stdout
+  return out
+
+
+@pytest.mark.parametrize('name', TRAINING_LAUNCHERS)
+def test_help_lists_every_flag_of_a_training_launcher_grouped(helps, name):
+  import common  # pylint: disable=g-import-not-at-top
+  module = __import__(name)
+  fv = flags.FlagValues()
+  module.define_flags(fv)
+  sections = _sections(helps[name])
+  listed = [f for names in sections.values() for f in names]
+  # Every flag the launcher defines, once; nothing of absl or TF.
+  assert sorted(listed) == sorted(fv), sorted(set(fv) ^ set(listed))
+  assert [s for s in sections if s in common.HELP_GROUPS] == [
+      'task', 'agent', 'A2C', 'training', 'run']
+  assert 'core' in sections['agent'] and 'num_units' in sections['agent']
+  assert {'gamma', 'beta_e', 'learning_rate'} <= set(sections['A2C'])
+  assert {'batch_size', 'unroll_length', 'total_steps'} <= set(
+      sections['training'])
+  assert {'run_dir', 'resume', 'checkpoint_every'} <= set(sections['run'])
+  assert 'verbosity' not in listed and 'flagfile' not in listed
+  # The launcher's docstring leads.
+  assert helps[name].startswith(module.__doc__.strip().splitlines()[0])
+
+
+def test_help_of_sweep_lists_the_launchers_flags_too():
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'launch', 'sweep.py'),
+       '--launcher=launch/two_step.py', '--help'],
+      capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+  sections = _sections(proc.stdout)
+  own = [s for s in sections if s.endswith('sweep.py')]
+  assert len(own) == 1 and 'num_samples' in sections[own[0]]
+  assert 'swap_prob' in sections['task'] and 'gamma' in sections['A2C']
