@@ -232,6 +232,24 @@ def wants_help(argv) -> bool:
   return any(a in _HELP_ARGS for a in args)
 
 
+ANALYSIS_PACKAGES = ('matplotlib', 'statsmodels', 'pandas')
+
+
+def missing_analysis_packages():
+  """The packages of the `analysis` extra that are not installed."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  return [p for p in ANALYSIS_PACKAGES if importlib.util.find_spec(p) is None]
+
+
+def require_analysis():
+  """One error line (exit 2) if the `analysis` extra is missing: the paper's
+  analyses and figures need it, training and evaluation do not."""
+  missing = missing_analysis_packages()
+  if missing:
+    fail(f'{", ".join(missing)} not installed; the analyses need the '
+         "analysis extra: pip install -e '.[analysis]'")
+
+
 def parse_flags(argv):
   """absl flags parser: `--help` shows every flag of the launcher, grouped;
   bad flags are one line with exit 2."""

@@ -27,6 +27,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+  common.require_analysis()
   common.no_arguments(argv)
   import os  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top

@@ -45,6 +45,7 @@ def _pairs(values, flag):
 
 
 def main(argv):
+  common.require_analysis()
   common.no_arguments(argv)
   if not FLAGS.runs or not FLAGS.output_dir:
     common.fail('--runs and --output_dir are required')

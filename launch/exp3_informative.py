@@ -30,6 +30,7 @@ OPTIMUM = 20.55
 
 
 def main(argv):
+  common.require_analysis()
   common.no_arguments(argv)
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'informative', FLAGS.baselines, ['exp3.json', 'exp3.png'],

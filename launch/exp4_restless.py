@@ -33,6 +33,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+  common.require_analysis()
   common.no_arguments(argv)
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'restless_test', FLAGS.baselines,

@@ -36,6 +36,7 @@ CONDITIONS = ['rewarded_common', 'rewarded_rare', 'unrewarded_common',
 
 
 def main(argv):
+  common.require_analysis()
   common.no_arguments(argv)
   core, policies, paths = common.load_for_analysis(
       FLAGS.run_dir, 'two_step', FLAGS.baselines, ['exp5.json', 'exp5.png'],

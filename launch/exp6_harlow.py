@@ -196,6 +196,7 @@ def _plot_episode(path, core, episodes, index=0, num_frames=40, columns=10):
 
 
 def main(argv):
+  common.require_analysis()
   common.no_arguments(argv)
   tag = ''
   overrides = {}

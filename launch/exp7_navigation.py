@@ -249,6 +249,7 @@ def _plot_episode(path, core, episodes, trips, index, num_frames=32,
 
 
 def main(argv):
+  common.require_analysis()
   common.no_arguments(argv)
   names = list(NAMES)
   if FLAGS.checkpoint is not None:

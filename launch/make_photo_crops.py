@@ -64,6 +64,7 @@ def _crop(rng, photos, maps, colormaps, light_source):
 
 
 def main(argv):
+  common.require_analysis()
   common.no_arguments(argv)
   if not FLAGS.output_dir:
     common.fail('--output_dir is required')

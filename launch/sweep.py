@@ -548,7 +548,9 @@ def main(argv):
   print(f'{s["counts"]["finished"]} finished, {s["counts"]["failed"]} failed, '
         f'{s["counts"]["stopped"]} stopped, {s["counts"]["unfinished"]} '
         f'unfinished in {runner.format_duration(time.time() - started)}; '
-        f'wrote {paths["md"]}, {paths["json"]} and {paths["png"]}')
+        f'wrote {", ".join(paths.values())}'
+        + ('' if 'png' in paths else
+           ' (no figure: matplotlib, of the analysis extra, is missing)'))
   if s['counts']['unfinished']:
     print(f'[sweep] {s["counts"]["unfinished"]} trials unfinished (interrupted);'
           ' rerun the same command to continue', file=sys.stderr)

@@ -27,6 +27,7 @@ newlines (a file may hold one per line, `#` starts a comment):
 """
 
 import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -355,8 +356,8 @@ def write_report(sweep_dir: str, trials: Sequence[Trial], top_k: int,
                  metric: str, mode: str, title: str,
                  space: Mapping[str, Param]) -> Dict[str, str]:
   """Writes report.json, report.md and report.png into `sweep_dir` (each
-  written to a temporary file and renamed into place). Returns their
-  paths."""
+  written to a temporary file and renamed into place; the figure only if
+  matplotlib, of the `analysis` extra, is installed). Returns their paths."""
   s = summary(trials, top_k, mode)
   paths = {k: os.path.join(sweep_dir, f'report.{k}')
            for k in ('json', 'md', 'png')}
@@ -383,7 +384,10 @@ def write_report(sweep_dir: str, trials: Sequence[Trial], top_k: int,
   lines += [f'Search space: `{space_spec(space)}`', '',
             report_table(trials, top_k, metric, mode), '']
   _write_atomic(paths['md'], '\n'.join(lines))
-  plot_report(paths['png'], trials, top_k, metric, mode, title, space)
+  if importlib.util.find_spec('matplotlib') is None:
+    del paths['png']
+  else:
+    plot_report(paths['png'], trials, top_k, metric, mode, title, space)
   return paths
 
 
