@@ -73,3 +73,48 @@ def test_help_of_sweep_lists_the_launchers_flags_too():
   own = [s for s in sections if s.endswith('sweep.py')]
   assert len(own) == 1 and 'num_samples' in sections[own[0]]
   assert 'swap_prob' in sections['task'] and 'gamma' in sections['A2C']
+
+
+# Runs a launcher (or code) as if the `analysis` extra were not installed:
+# `sys.modules[name] = None` makes `import name` fail and `find_spec` say
+# absent, as for a package that is not there.
+_WITHOUT_ANALYSIS = '''
+import os, runpy, sys
+for name in ('matplotlib', 'statsmodels', 'pandas'):
+  sys.modules[name] = None
+sys.argv = sys.argv[1:]
+if sys.argv[0] == '-c':
+  exec(sys.argv[1])
+else:
+  sys.path.insert(0, os.path.dirname(sys.argv[0]))
+  runpy.run_path(sys.argv[0], run_name='__main__')
+'''
+
+
+def _without_analysis(*argv):
+  return subprocess.run([sys.executable, '-c', _WITHOUT_ANALYSIS, *argv],
+                        capture_output=True, text=True, env=ENV, cwd=ROOT,
+                        timeout=300)
+
+
+def test_library_imports_without_the_analysis_extra():
+  proc = _without_analysis('-c', '''
+import sys
+import environments, meta_rl
+from meta_rl import evaluation, experiment, export, runner, training, baselines
+assert 'matplotlib' not in [m.split('.')[0] for m in sys.modules
+                            if sys.modules[m] is not None], 'matplotlib imported'
+print('ok')
+''')
+  assert proc.returncode == 0 and 'ok' in proc.stdout, proc.stderr[-2000:]
+
+
+def test_analysis_launcher_without_the_extra_says_what_to_install(tmp_path):
+  proc = _without_analysis(os.path.join(ROOT, 'launch', 'exp3_informative.py'),
+                           f'--run_dir={tmp_path}')
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and lines[0].startswith('error: matplotlib, '
+                                                 'statsmodels, pandas not')
+  assert "pip install -e '.[analysis]'" in lines[0]
+  assert os.listdir(tmp_path) == []
