@@ -1,0 +1,265 @@
+"""Behavioural regression tests of the pretrained policies in testdata/.
+
+Each shipped SavedModel (testdata/pretrained/<name>/1, see its README for how
+it was trained) is loaded frozen and played on its test task with a fixed
+seed; its behaviour must stay what was recorded when it was exported. A
+change to export, evaluation, the agent's input encoding or an environment
+that breaks a trained policy fails here, although every unit test may pass.
+
+The recorded values (`RECORDED`) come from `python tests/test_pretrained.py`,
+which prints them; the tolerances are several standard errors of each
+number over the test's episodes, so a platform's rounding differences (a few
+sampled actions that flip) pass, a broken input (regret of a random or a
+reward-blind agent: 5-25) does not.
+"""
+
+import functools
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from meta_rl import analysis, evaluation
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PRETRAINED = os.environ.get('PRETRAINED_DIR', os.path.join(ROOT, 'testdata', 'pretrained'))
+SEED = 2024  # test episodes (training used other seeds)
+
+# name -> (task, episodes): the policies and how many test episodes each plays.
+MODELS = {
+    'independent': ('independent', 500),  # Exp 1
+    'uniform': ('uniform', 500),  # Exp 2, the dependent tasks
+    'easy': ('easy', 500),
+    'medium': ('medium', 500),
+    'hard': ('hard', 500),
+    'informative': ('informative', 500),  # Exp 3
+    'restless': ('restless_test', 300),  # Exp 4, on the test volatilities
+    'two_step': ('two_step', 500),  # Exp 5
+    'harlow': ('harlow', 64),  # Exp 6, held-out images
+    'navigation': ('imaze', 32),  # Exp 7
+}
+
+
+def measure(name):
+  """The recorded behaviour of one pretrained policy: per-episode means of
+  reward and every task metric, with standard errors, and for Exp 3 and 5
+  the choices the paper analyses."""
+  task, n = MODELS[name]
+  policy = evaluation.SavedModelPolicy(os.path.join(PRETRAINED, name))
+  core, _ = evaluation.test_core(task, policy.metadata)
+  policy.check_fits_core(core)
+  episodes = evaluation.play_episodes(core, policy, n, seed=SEED)
+  s = evaluation.summarise(episodes)
+  out = {k: float(v) for k, v in s.items()
+         if k.startswith(('episode_reward_', 'final_'))}
+  if name == 'informative':
+    actions = episodes['actions']
+    out['first_pull_informative'] = float(
+        (actions[:, 0] == core.informative_arm).mean())
+    target = episodes['info_target'][:, 0]
+    out['later_pulls_target'] = float(
+        (actions[:, 1:] == target[:, None]).mean())
+  if name == 'harlow':
+    h = analysis.harlow_summary(analysis.harlow_trials(episodes))
+    out.update({k: h[k] for k in ('p_correct_trial_1', 'p_correct_later',
+                                  'p_correct_later_se')})
+  if name == 'navigation':
+    latency = analysis.navigation_trips(episodes)['latency']
+    first, later = latency[:, 0], latency[:, 1:]
+    out['p_found'] = float((~np.isnan(first)).mean())
+    out['latency_first'] = float(np.nanmean(first))
+    out['latency_later'] = float(np.nanmean(later))
+  if name == 'two_step':
+    stay = analysis.stay_probabilities(analysis.two_step_trials(episodes))
+    out.update({f'stay_{k}': v['p_stay'] for k, v in stay.items()})
+    out.update({f'stay_{k}_se': v['se'] for k, v in stay.items()})
+  return out
+
+
+# Measured with `python tests/test_pretrained.py` on the exported models
+# (TF 2.21 tensorflow-cpu, x86_64).
+RECORDED = {'easy': {'episode_reward_mean': 89.392,
+          'episode_reward_se': 0.1428,
+          'final_regret_mean': 0.616,
+          'final_regret_se': 0.032,
+          'final_suboptimal_mean': 0.77,
+          'final_suboptimal_se': 0.04},
+ 'hard': {'episode_reward_mean': 58.24,
+          'episode_reward_se': 0.2631,
+          'final_regret_mean': 2.4068,
+          'final_regret_se': 0.1594,
+          'final_suboptimal_mean': 12.034,
+          'final_suboptimal_se': 0.797},
+ 'harlow': {'episode_reward_mean': 10.4062,
+            'episode_reward_se': 0.2604,
+            'final_correct_mean': 9.2031,
+            'final_correct_se': 0.1302,
+            'final_first_correct_mean': 0.4219,
+            'final_first_correct_se': 0.0622,
+            'final_fixation_timeouts_mean': 0.0,
+            'final_fixation_timeouts_se': 0.0,
+            'final_fixations_mean': 10.0,
+            'final_fixations_se': 0.0,
+            'final_frames_mean': 68.2344,
+            'final_frames_se': 0.4277,
+            'final_later_correct_after_loss_mean': 5.0781,
+            'final_later_correct_after_loss_se': 0.5529,
+            'final_later_correct_mean': 8.7812,
+            'final_later_correct_se': 0.1146,
+            'final_later_trials_after_loss_mean': 5.2031,
+            'final_later_trials_after_loss_se': 0.56,
+            'final_later_trials_mean': 9.0,
+            'final_later_trials_se': 0.0,
+            'final_trials_mean': 10.0,
+            'final_trials_se': 0.0,
+            'p_correct_later': 0.9757,
+            'p_correct_later_se': 0.0064,
+            'p_correct_trial_1': 0.4219},
+ 'independent': {'episode_reward_mean': 65.776,
+                 'episode_reward_se': 1.1303,
+                 'final_regret_mean': 1.9357,
+                 'final_regret_se': 0.1113,
+                 'final_suboptimal_mean': 15.494,
+                 'final_suboptimal_se': 1.1497},
+ 'informative': {'episode_reward_mean': 20.5442,
+                 'episode_reward_se': 0.013,
+                 'final_regret_mean': 4.4558,
+                 'final_regret_se': 0.013,
+                 'final_suboptimal_mean': 1.0,
+                 'final_suboptimal_se': 0.0,
+                 'first_pull_informative': 1.0,
+                 'later_pulls_target': 1.0},
+ 'medium': {'episode_reward_mean': 74.212,
+            'episode_reward_se': 0.2136,
+            'final_regret_mean': 0.972,
+            'final_regret_se': 0.0648,
+            'final_suboptimal_mean': 1.944,
+            'final_suboptimal_se': 0.1297},
+ 'navigation': {'episode_reward_mean': 82.8125,
+                'episode_reward_se': 9.6953,
+                'final_apples_mean': 0.0,
+                'final_apples_se': 0.0,
+                'final_first_latency_mean': 455.9062,
+                'final_first_latency_se': 80.789,
+                'final_first_visits_mean': 0.9688,
+                'final_first_visits_se': 0.0312,
+                'final_frames_mean': 1800.0,
+                'final_frames_se': 0.0,
+                'final_goal_visits_mean': 8.2812,
+                'final_goal_visits_se': 0.9695,
+                'final_later_latency_mean': 1116.25,
+                'final_later_latency_se': 102.5693,
+                'final_later_visits_mean': 7.3125,
+                'final_later_visits_se': 0.9614,
+                'latency_first': 118.0968,
+                'latency_later': 38.1581,
+                'p_found': 0.9688},
+ 'restless': {'episode_reward_mean': 89.7467,
+              'episode_reward_se': 0.5281,
+              'final_regret_mean': 22.965,
+              'final_regret_se': 0.4295,
+              'final_suboptimal_mean': 52.2167,
+              'final_suboptimal_se': 0.7242},
+ 'two_step': {'episode_reward_mean': 6.794,
+              'episode_reward_se': 0.0688,
+              'final_trials_mean': 10.0,
+              'final_trials_se': 0.0,
+              'stay_rewarded_common': 0.9986,
+              'stay_rewarded_common_se': 0.0007,
+              'stay_rewarded_rare': 0.5028,
+              'stay_rewarded_rare_se': 0.0374,
+              'stay_unrewarded_common': 0.4874,
+              'stay_unrewarded_common_se': 0.0205,
+              'stay_unrewarded_rare': 0.9989,
+              'stay_unrewarded_rare_se': 0.0011},
+ 'uniform': {'episode_reward_mean': 74.512,
+             'episode_reward_se': 0.6985,
+             'final_regret_mean': 1.5186,
+             'final_regret_se': 0.1042,
+             'final_suboptimal_mean': 8.592,
+             'final_suboptimal_se': 0.7852}}
+
+
+def _close(got, recorded, se, k=4.0):
+  assert abs(got - recorded) <= k * se + 0.02 * abs(recorded) + 1e-6, (
+      got, recorded, se)
+
+
+@functools.lru_cache(maxsize=None)
+def _measured(name):
+  """`measure(name)` once per test session (several tests read it)."""
+  if not os.path.isdir(os.path.join(PRETRAINED, name)):
+    pytest.fail(f'testdata/pretrained/{name} is missing')
+  return measure(name)
+
+
+@pytest.mark.parametrize('name', sorted(MODELS))
+def test_reward_and_metrics_as_recorded(name):
+  got, rec = _measured(name), RECORDED[name]
+  _close(got['episode_reward_mean'], rec['episode_reward_mean'],
+         rec['episode_reward_se'])
+  for key, value in rec.items():
+    if key.startswith('final_') and key.endswith('_mean'):
+      _close(got[key], value, rec[key[:-len('mean')] + 'se'])
+
+
+@pytest.mark.parametrize('name', ['independent', 'uniform', 'easy', 'medium',
+                                  'hard'])
+def test_exp1_and_exp2_regret_well_below_chance(name):
+  got = _measured(name)
+  # A uniformly random policy's expected regret is 100 * E|p1 - p2| / 2:
+  # 16.7 (independent), >= 5 on the others; the recorded agents: 1.5-3.
+  assert got['final_regret_mean'] < 4.0
+
+
+def test_exp3_pulls_the_informative_arm_first():
+  name = 'informative'
+  got = _measured(name)
+  _close(got['first_pull_informative'],
+         RECORDED[name]['first_pull_informative'], 0.02)
+  assert got['first_pull_informative'] > 0.9
+  assert got['later_pulls_target'] > 0.9  # then exploits what it read
+
+
+def test_exp5_model_based_stay_pattern():
+  name = 'two_step'
+  got = _measured(name)
+  rec = RECORDED[name]
+  for cond in ('rewarded_common', 'rewarded_rare', 'unrewarded_common',
+               'unrewarded_rare'):
+    _close(got[f'stay_{cond}'], rec[f'stay_{cond}'], rec[f'stay_{cond}_se'])
+  # Fig 5b's model-based signature: reward x transition interaction > 0
+  # (stay more after rewarded common and unrewarded rare trials).
+  interaction = ((got['stay_rewarded_common'] - got['stay_rewarded_rare'])
+                 - (got['stay_unrewarded_common'] - got['stay_unrewarded_rare']))
+  assert interaction > 0.2
+  assert got['stay_rewarded_common'] > got['stay_rewarded_rare']
+  assert got['stay_unrewarded_rare'] > got['stay_unrewarded_common']
+
+
+def test_exp6_one_shot_on_held_out_images():
+  name = 'harlow'
+  got = _measured(name)
+  _close(got['p_correct_later'], RECORDED[name]['p_correct_later'],
+         RECORDED[name]['p_correct_later_se'])
+  assert got['p_correct_later'] > 0.9  # trials 2-10: one-shot
+  assert abs(got['p_correct_trial_1'] - 0.5) < 0.2  # trial 1: a guess
+
+
+def test_exp7_returns_to_the_goal_faster_than_it_found_it():
+  name = 'navigation'
+  got = _measured(name)
+  assert got['p_found'] > 0.8
+  assert got['latency_later'] < 0.6 * got['latency_first']
+
+
+if __name__ == '__main__':
+  import json  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  for model in (sys.argv[1:] or sorted(MODELS)):
+    t = time.time()
+    values = measure(model)
+    print(f'    {model!r}: ' + json.dumps(
+        {k: round(v, 4) for k, v in values.items()}) + ',',
+          f'# {time.time() - t:.1f} s', flush=True)
