@@ -81,8 +81,11 @@ def test_plain_tf_client_in_separate_process(exported, tmp_path):
   assert result['imported'] == []
   assert result['serving_default_same']
   o = result['0']
-  assert set(o) == {'action', 'logits', 'value', 'lstm_h', 'lstm_c'}
+  assert set(o) == {'action', 'greedy_action', 'logits', 'value', 'lstm_h',
+                    'lstm_c'}
   assert np.array(o['logits']).shape == (3, 2)
+  np.testing.assert_array_equal(o['greedy_action'],
+                                np.argmax(o['logits'], axis=-1))
   assert np.array(o['lstm_h']).shape == (3, 48)
   assert set(o['action']) <= {0, 1}
   # The exported step computes what the in-memory agent computes.
