@@ -14,7 +14,7 @@ install: $(STAMP)
 # tensorflow-serving-api (warmup requests, launch/serve_client.py over gRPC)
 # goes in without its dependencies: its metadata asks for the full
 # `tensorflow`, a second TensorFlow build next to tensorflow-cpu.
-$(STAMP): setup.py constraints.txt
+$(STAMP): setup.py constraints.txt Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "error: Python 3.11 or newer is needed ($(PYTHON) is $$($(PYTHON) -V 2>&1))" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
