@@ -6,16 +6,32 @@
       --env_factory=my_package.my_module:make_env --num_episodes=100
 
 Loads the SavedModel with plain `tf.saved_model.load` (latest version under a
-base path) and plays --num_episodes test episodes with its weights frozen:
-on a task of this project (--task, default: the task it was trained on; the
-whole episode loop runs in the graph) next to the task's usual --baselines on
-the same episodes, or on a user's own dm_env environments (--env_factory: a
-`module:callable` taking `seed=` and returning a `dm_env.Environment`,
-stepped from Python). Writes OUTPUT_DIR/<task>.json (per-step cumulative
-reward and every task metric, e.g. expected regret, mean and standard error)
-and OUTPUT_DIR/<task>.png. --record writes per-step actions, rewards, task
-ground truth, metrics and hidden states of the first --record_episodes
-episodes to an .npz.
+base path) and plays --num_episodes test episodes with its weights frozen,
+next to --baselines on the same episodes:
+
+* on a task of this project (--task, default: the task it was trained on, in
+  its test variant; the whole episode loop runs in the graph);
+* on any dm_env task, e.g. one of your own (--env_factory: a
+  `module:callable` called with `seed=` that returns a `dm_env.Environment`
+  with dict observations and discrete actions, stepped from Python). This is
+  the way to evaluate an agent trained on your own task: its SavedModel
+  names a task this project does not know, so without --env_factory it is
+  refused with one line saying so. Baselines there: a dm_env face of a
+  project task gets that task's; your own task only the task-agnostic ones
+  (`evaluation.TASK_AGNOSTIC_BASELINES`; 'auto' is random). Outputs are
+  named after the SavedModel's own task, or after the callable when the
+  agent was trained on a project task. From Python:
+  `meta_rl.evaluation.evaluate_dm_env(saved_model, factory, num_episodes)`.
+
+Writes OUTPUT_DIR/<task>.json (per-step cumulative reward and every task
+metric, e.g. expected regret, mean and standard error) and
+OUTPUT_DIR/<task>.png, prints the table, and writes the headline numbers to
+TensorBoard (scalars `eval/<task>/...` per policy at the env steps the agent
+was trained for, and the table as text): under RUN_DIR/tb/eval/<policy>/ for
+a SavedModel of a run dir (RUN_DIR/saved_model) evaluated into RUN_DIR/eval,
+else under OUTPUT_DIR/tb/<policy>/. --record writes per-step actions,
+rewards, task ground truth, metrics and hidden states of the first
+--record_episodes episodes to an .npz.
 """
 
 import importlib
@@ -46,9 +62,10 @@ flags.DEFINE_list('baselines', ['auto'],
                   ', '.join(common.baselines_lib.BASELINES) + '.')
 common.define_baseline_flags()
 flags.DEFINE_string('env_factory', None, 'module:callable returning a '
-                    'dm_env.Environment given seed=...; evaluates on '
-                    '--env_batch of them (seeds --seed, --seed + 1, ...) '
-                    'instead of --task (no baselines).')
+                    'dm_env.Environment given seed=... (e.g. your own task); '
+                    'evaluates on --env_batch of them (seeds --seed, --seed '
+                    '+ 1, ...) instead of a project task (--task); baselines '
+                    'only where they apply.')
 flags.DEFINE_integer('env_batch', 16, 'Environments --env_factory makes and '
                      'steps in lockstep.')
 flags.DEFINE_string('output_dir', None, 'Where to write JSON and PNG (default: '
@@ -62,26 +79,60 @@ flags.adopt_module_key_flags(common)
 FLAGS = flags.FLAGS
 
 
-def _default_output_dir(path):
+def _run_dir(path):
+  """RUN_DIR if `path` is RUN_DIR/saved_model or one of its versions."""
   path = os.path.abspath(path.rstrip('/'))
   if os.path.basename(path).isdigit():
     path = os.path.dirname(path)
-  if os.path.basename(path) == 'saved_model':
-    return os.path.join(os.path.dirname(path), 'eval')
+  return os.path.dirname(path) if os.path.basename(path) == 'saved_model' else None
+
+
+def _default_output_dir(path):
+  run_dir = _run_dir(path)
+  if run_dir:
+    return os.path.join(run_dir, 'eval')
+  path = os.path.abspath(path.rstrip('/'))
+  if os.path.basename(path).isdigit():
+    path = os.path.dirname(path)
   return os.path.join(path, 'eval')
 
 
-def _user_environments(spec, count, seed):
-  """`count` environments from a `module:callable` factory, with seeds
-  seed, seed + 1, ... (the test seed, so not the seeds one trained with)."""
+def _tensorboard_dir(saved_model, out_dir):
+  """RUN_DIR/tb/eval when evaluating a run's SavedModel into RUN_DIR/eval,
+  else OUTPUT_DIR/tb."""
+  run_dir = _run_dir(saved_model)
+  if run_dir and os.path.abspath(out_dir) == os.path.join(run_dir, 'eval'):
+    return os.path.join(run_dir, 'tb', 'eval')
+  return os.path.join(out_dir, 'tb')
+
+
+class _FactoryError(Exception):
+  pass
+
+
+def _env_factory(spec):
+  """The `module:callable` factory, wrapped so that its failures are one
+  error line naming it."""
   module, sep, name = spec.partition(':')
-  if not sep:
+  if not sep or not module or not name:
     common.fail(f'--env_factory must be module:callable, got {spec!r}')
   try:
     factory = getattr(importlib.import_module(module), name)
   except (ImportError, AttributeError) as e:
     common.fail(f'cannot load --env_factory {spec}: {e}')
-  return [factory(seed=seed + i) for i in range(count)]
+  if not callable(factory):
+    common.fail(f'--env_factory {spec} is not callable')
+
+  def make(seed):
+    try:
+      return factory(seed=seed)
+    except Exception as e:  # pylint: disable=broad-except
+      message = (str(e).splitlines() or [''])[0]
+      raise _FactoryError(f'--env_factory {spec}(seed={seed}) failed: '
+                          f'{type(e).__name__}: {message}') from e
+
+  make.__name__ = name
+  return make
 
 
 def main(argv):
@@ -90,6 +141,13 @@ def main(argv):
     common.fail('--saved_model is required')
   if FLAGS.num_episodes < 2:
     common.fail('--num_episodes must be >= 2')
+  if FLAGS.env_batch < 1:
+    common.fail('--env_batch must be >= 1')
+  if FLAGS.env_factory:
+    for name in ('task', 'num_trials', 'image_dir'):
+      if FLAGS[name].value is not None:
+        common.fail(f'--{name} is for the tasks of this project; with '
+                    '--env_factory the environments are your own')
   import numpy as np  # pylint: disable=g-import-not-at-top
   from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
 
@@ -100,33 +158,34 @@ def main(argv):
   except evaluation.SignatureMismatchError as e:
     common.fail(str(e))
   meta = policy.metadata
-  envs = core = None
+  trained = meta.get('task')
+  tasks = common.environments.TASKS
+  factory = core = None
+  task_kwargs = {}
   if FLAGS.env_factory:
-    envs = _user_environments(FLAGS.env_factory, FLAGS.env_batch, FLAGS.seed)
-    task = FLAGS.task or FLAGS.env_factory.rpartition(':')[2]
-    try:
-      policy.check_fits(envs[0].observation_spec(),
-                        envs[0].action_spec().num_values, task)
-    except evaluation.SignatureMismatchError as e:
-      common.fail(str(e))
-    bases, task_kwargs = [], {}
+    factory = _env_factory(FLAGS.env_factory)
+    # A user's own task keeps its name; a project task's agent tested on
+    # other environments is named after them.
+    task = (trained if isinstance(trained, str) and trained not in tasks
+            else factory.__name__)
   else:
-    task = FLAGS.task or meta.get('task')
+    task = FLAGS.task or trained
     if task is None:
-      common.fail('--task is required: the SavedModel has no meta_rl metadata')
+      common.fail('the SavedModel has no meta_rl metadata (no task): pass '
+                  '--task=TASK, or --env_factory=module:callable for a dm_env '
+                  'task')
+    if task not in tasks:
+      common.fail(f'the SavedModel was trained on {task!r}, which is not one '
+                  f"of this project's tasks ({', '.join(tasks)}): evaluate it "
+                  'on your dm_env task with --env_factory=module:callable '
+                  '(called with seed=) or from Python with '
+                  'meta_rl.evaluation.evaluate_dm_env')
     overrides = ({} if FLAGS.num_trials is None
                  else {'num_trials': FLAGS.num_trials})
     if FLAGS.image_dir:
       overrides['image_dir'] = FLAGS.image_dir
     try:
       core, task_kwargs = evaluation.test_core(task, meta, **overrides)
-      policy.check_fits_core(core)
-      names = [b for b in FLAGS.baselines if b]
-      if names == ['auto']:
-        names = list(core.default_baselines)
-      bases = [common.baselines_lib.make_baseline(b, core,
-                                                  **common.baseline_options())
-               for b in names]
     except (ValueError, TypeError) as e:
       common.fail(str(e))
     trained_kwargs = meta.get('task_kwargs', {})
@@ -141,29 +200,43 @@ def main(argv):
     if p and os.path.exists(p) and not FLAGS.overwrite:
       common.fail(f'{p} exists; pass --overwrite or choose --output_dir')
 
-  print(f'evaluating {policy.path} on {task} ({FLAGS.num_episodes} episodes)',
-        file=sys.stderr)
-  record = dict(record_states=bool(FLAGS.record),
-                record_episodes=FLAGS.record_episodes)
-  if envs is not None:
-    episodes = evaluation.play_dm_env_episodes(
-        envs, policy, FLAGS.num_episodes, seed=FLAGS.seed, **record)
-    derived = getattr(getattr(envs[0], 'core', None), 'derived_metrics', None)
-  else:
-    episodes = evaluation.play_episodes(core, policy, FLAGS.num_episodes,
-                                        seed=FLAGS.seed, **record)
-    derived = core.derived_metrics
-  results = {'agent': evaluation.summarise(episodes, derived)}
-  for b in bases:
-    results[b.name] = evaluation.summarise(evaluation.play_episodes(
-        core, b, FLAGS.num_episodes, seed=FLAGS.seed), derived)
+  started = []
+
+  def log(line):  # progress, once every check has passed
+    if not started:
+      started.append(True)
+      print(f'evaluating {policy.path} on {task}', file=sys.stderr)
+    print(f'[evaluate] {line}', file=sys.stderr, flush=True)
+
+  options = dict(log=log, seed=FLAGS.seed, baselines=FLAGS.baselines,
+                 baseline_options=common.baseline_options(),
+                 record_states=bool(FLAGS.record),
+                 record_episodes=FLAGS.record_episodes, task=task)
+  try:
+    if factory is not None:
+      try:
+        result = evaluation.evaluate_dm_env(
+            policy, factory, FLAGS.num_episodes, num_envs=FLAGS.env_batch,
+            **options)
+      except RuntimeError as e:  # an episode that never ends
+        common.fail(f'--env_factory {FLAGS.env_factory}: {e}')
+    else:
+      result = evaluation.evaluate_core(policy, core, FLAGS.num_episodes,
+                                        **options)
+  except _FactoryError as e:
+    common.fail(str(e))
+  except (ValueError, TypeError) as e:  # SignatureMismatchError included
+    common.fail(str(e).splitlines()[0])
+  episodes = result.episodes
   report = {'saved_model': policy.path, 'task': task, 'task_kwargs': task_kwargs,
-            'trained_on': meta.get('task'), 'seed': FLAGS.seed,
-            'greedy': FLAGS.greedy, 'results': results}
+            'trained_on': trained, 'seed': FLAGS.seed,
+            'greedy': FLAGS.greedy, 'results': result.results}
+  if factory is not None:
+    report['env_factory'] = FLAGS.env_factory
   evaluation.write_json(json_path, report)
   evaluation.plot_regret(
-      png_path, results,
-      f'trained on {meta.get("task", "?")}, tested on {task} '
+      png_path, result.results,
+      f'trained on {trained or "?"}, tested on {task} '
       f'({FLAGS.num_episodes} episodes)',
       suboptimal=episodes.get('metric_suboptimal'))
   if FLAGS.record:
@@ -172,17 +245,18 @@ def main(argv):
     kept = {k: v[:FLAGS.record_episodes] for k, v in episodes.items()}
     np.savez_compressed(FLAGS.record, task=np.array(task), **kept,
                         **{f'state_{k}': v for k, v in states.items()})
+  steps = int(meta.get('env_steps', 0))
+  tb_dir = _tensorboard_dir(FLAGS.saved_model, out_dir)
+  evaluation.write_tensorboard(
+      tb_dir, result, steps,
+      header=(f'{policy.path}: trained on {trained or "?"} for {steps} env '
+              f'steps; tested on {task}, {FLAGS.num_episodes} episodes, seed '
+              f'{FLAGS.seed}' + (', greedy' if FLAGS.greedy else '')))
 
-  metrics = evaluation.metric_names(episodes)
-  print(f'{"policy":<22} {"reward":>16}' +
-        ''.join(f' {m:>16}' for m in metrics))
-  for name, s in results.items():
-    print(f'{name:<22} {s["episode_reward_mean"]:>9.2f} ± '
-          f'{s["episode_reward_se"]:<4.2f}' + ''.join(
-              f' {s[f"final_{m}_mean"]:>9.2f} ± {s[f"final_{m}_se"]:<4.2f}'
-              for m in metrics))
+  print(result.table())
   print(f'wrote {json_path} and {png_path}'
-        + (f' and {FLAGS.record}' if FLAGS.record else ''))
+        + (f' and {FLAGS.record}' if FLAGS.record else '')
+        + f'; TensorBoard: {tb_dir}')
 
 
 if __name__ == '__main__':

@@ -21,11 +21,22 @@ Tasks:
       user's own task), stepped from Python.
 Both return the same dict of per-episode, per-step arrays; `summarise` turns
 it into means and standard errors of reward and of every task metric.
+
+Whole evaluations, an agent next to baselines on the same episodes:
+  `evaluate_core(policy, core, num_episodes, ...)`         a project task;
+  `evaluate_dm_env(policy, env_factory, num_episodes, ...)` a user's own
+      dm_env task (or a dm_env face of a project task), from a factory
+      called with `seed=`.
+Both take a SavedModel path or a policy and return an `Evaluation`:
+per-policy summaries, the agent's episodes and the table launch/evaluate.py
+prints (`format_table`); `write_tensorboard` writes its headline numbers.
 """
 
+import dataclasses
 import itertools
 import json
 import os
+import types
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import dm_env
@@ -464,6 +475,271 @@ def summarise(episodes: Dict[str, Any],
   if derived is not None:
     summary.update(derived(totals))
   return summary
+
+
+def format_table(results: Dict[str, Dict[str, Any]],
+                 metrics: Sequence[str]) -> str:
+  """The evaluation table: a row per policy, the mean +- SE per episode of
+  the reward and of every task metric in `metrics`; column widths come from
+  the content (long baseline names, large values), the +- of a column
+  aligned."""
+  header = ['policy', 'reward', *metrics]
+  keys = ['episode_reward', *(f'final_{m}' for m in metrics)]
+  rows = [[(f'{s[f"{k}_mean"]:.2f}', f'{s[f"{k}_se"]:.2f}') for k in keys]
+          for s in results.values()]
+  width_mean = [max(len(r[i][0]) for r in rows) for i in range(len(keys))]
+  width_se = [max(len(r[i][1]) for r in rows) for i in range(len(keys))]
+  width = [max(len(h), m + 3 + e)
+           for h, m, e in zip(header[1:], width_mean, width_se)]
+  name_width = max(len(n) for n in [header[0], *results])
+  lines = ['  '.join([f'{header[0]:<{name_width}}'] +
+                     [f'{h:>{w}}' for h, w in zip(header[1:], width)])]
+  for name, row in zip(results, rows):
+    cells = [f'{mean:>{m}} ± {se:>{e}}'.rjust(w)
+             for (mean, se), m, e, w in zip(row, width_mean, width_se, width)]
+    lines.append('  '.join([f'{name:<{name_width}}'] + cells))
+  return '\n'.join(lines)
+
+
+@dataclasses.dataclass
+class Evaluation:
+  """An agent and baselines evaluated on the same test episodes.
+
+  Attributes:
+    task: the name the outputs go by (the test task, or a user's task).
+    results: policy name ('agent' first, then each baseline) -> `summarise`
+      output (means and SEs of reward and of every task metric).
+    episodes: the agent's episodes (`play_episodes` arrays, with `states`
+      when recorded).
+    metrics: the task metrics (`metric_names`).
+  """
+  task: str
+  results: Dict[str, Dict[str, Any]]
+  episodes: Dict[str, Any]
+  metrics: List[str]
+
+  @property
+  def summary(self) -> Dict[str, Any]:
+    """The agent's summary (`results['agent']`)."""
+    return self.results['agent']
+
+  def table(self) -> str:
+    return format_table(self.results, self.metrics)
+
+
+def _as_policy(policy, greedy: bool):
+  """A SavedModel path, a `MetaRLAgent` or a policy -> a policy."""
+  if isinstance(policy, (str, os.PathLike)):
+    return SavedModelPolicy(os.fspath(policy), greedy=greedy)
+  if hasattr(policy, 'core_step') and hasattr(policy, 'state_sizes'):
+    return AgentPolicy(policy, greedy=greedy)
+  return policy
+
+
+def baseline_names(names: Sequence[str], default: Sequence[str]) -> List[str]:
+  """`names` with 'auto' replaced by `default` (empty names dropped)."""
+  out = []
+  for name in names:
+    if name == 'auto':
+      out += [d for d in default if d not in out]
+    elif name and name not in out:
+      out.append(name)
+  return out
+
+
+def evaluate_core(policy, core: core_lib.BatchedCore, num_episodes: int, *,
+                  seed: int = 0, baselines: Sequence[str] = ('auto',),
+                  baseline_options: Optional[Dict[str, float]] = None,
+                  greedy: bool = False, record_states: bool = False,
+                  record_episodes: Optional[int] = None,
+                  task: Optional[str] = None,
+                  log: Optional[Callable[[str], None]] = None) -> Evaluation:
+  """Evaluates an agent frozen on a project task, next to baselines.
+
+  Args:
+    policy: a SavedModel path (a version dir or a base path), a
+      `MetaRLAgent` or a policy (`SavedModelPolicy`, `AgentPolicy`, ...).
+    core: the test task (e.g. from `test_core`).
+    num_episodes: test episodes, the same for every policy.
+    seed: seed of the episodes and the action draws.
+    baselines: names of `meta_rl.baselines`; 'auto' is the task's
+      `default_baselines`.
+    baseline_options: options of the baselines (`baselines.OPTIONS`).
+    greedy: argmax actions instead of samples (a path or agent `policy`).
+    record_states, record_episodes: see `play_episodes`.
+    task: the name of the evaluation (default: the core's name).
+    log: called with a line before each policy plays (after every check).
+  Returns:
+    Evaluation.
+  Raises:
+    SignatureMismatchError: a SavedModel that does not fit the task.
+    ValueError: a baseline that is unknown or does not fit the task.
+  """
+  from meta_rl import baselines as baselines_lib  # pylint: disable=g-import-not-at-top
+  policy = _as_policy(policy, greedy)
+  if isinstance(policy, SavedModelPolicy):
+    policy.check_fits_core(core)
+  names = baseline_names(baselines, core.default_baselines)
+  bases = [baselines_lib.make_baseline(b, core, **(baseline_options or {}))
+           for b in names]
+  task = task or core.name
+  log = log or (lambda line: None)
+  log(f'{task}: agent, {num_episodes} episodes')
+  episodes = play_episodes(core, policy, num_episodes, seed=seed,
+                           record_states=record_states,
+                           record_episodes=record_episodes)
+  results = {'agent': summarise(episodes, core.derived_metrics)}
+  for name, b in zip(names, bases):
+    log(f'{task}: {name}, {num_episodes} episodes')
+    results[name] = summarise(play_episodes(core, b, num_episodes, seed=seed),
+                              core.derived_metrics)
+  return Evaluation(task, results, episodes, metric_names(episodes))
+
+
+# Baselines that need nothing of a task but its number of actions, so also
+# play a user's own dm_env task.
+TASK_AGNOSTIC_BASELINES = ('random', 'ucb1', 'ucb', 'rw_0.2', 'rw_0.8')
+
+
+def evaluate_dm_env(policy, env_factory: Callable[..., dm_env.Environment],
+                    num_episodes: int, *, seed: int = 0, num_envs: int = 16,
+                    baselines: Sequence[str] = ('auto',),
+                    baseline_options: Optional[Dict[str, float]] = None,
+                    greedy: bool = False, record_states: bool = False,
+                    record_episodes: Optional[int] = None,
+                    task: Optional[str] = None,
+                    max_steps: int = 100_000,
+                    log: Optional[Callable[[str], None]] = None) -> Evaluation:
+  """Evaluates an agent frozen on a user's own dm_env task, next to
+  baselines where they apply.
+
+      result = evaluation.evaluate_dm_env('runs/mine/saved_model', MyEnv, 200)
+      result.summary['episode_reward_mean']; print(result.table())
+
+  Args:
+    policy: a SavedModel path (a version dir or a base path), a
+      `MetaRLAgent` or a policy; a SavedModel is checked against the
+      environments' observation and action specs.
+    env_factory: called as `env_factory(seed=s)`, returns a
+      `dm_env.Environment` with dict observations (the keys the agent was
+      trained on) and a `DiscreteArray` action spec; `step_metrics()` and
+      `task_info()` are used where the environment has them (see
+      `play_dm_env_episodes`).
+    num_episodes: test episodes for each policy.
+    seed: the environments get seeds seed, seed + 1, ..., seed + num_envs - 1
+      (made afresh for each policy, so all meet the same seeds); also the
+      seed of the action draws.
+    num_envs: environments stepped in lockstep.
+    baselines: baseline names. On a dm_env face of a project task (an
+      environment with a `core`, e.g. `environments.make_environment`) any
+      baseline of that task, 'auto' being its `default_baselines`; on a
+      user's task only `TASK_AGNOSTIC_BASELINES`, 'auto' being 'random'.
+    baseline_options, greedy, record_states, record_episodes: as
+      `evaluate_core`.
+    task: the name of the evaluation (default: the factory's name).
+    max_steps: an episode running longer raises RuntimeError.
+    log: called with a line before each policy plays (after every check).
+  Returns:
+    Evaluation.
+  Raises:
+    SignatureMismatchError: a SavedModel that does not fit the environments.
+    ValueError: environments without dict observations or discrete actions,
+      or a baseline that does not apply.
+  """
+  from meta_rl import baselines as baselines_lib  # pylint: disable=g-import-not-at-top
+  if num_envs < 1:
+    raise ValueError(f'num_envs must be >= 1, got {num_envs}')
+  task = task or getattr(env_factory, '__name__', type(env_factory).__name__)
+
+  def make_envs():
+    return [env_factory(seed=seed + i) for i in range(num_envs)]
+
+  envs = make_envs()
+  missing = [m for m in ('reset', 'step', 'observation_spec', 'action_spec')
+             if not callable(getattr(envs[0], m, None))]
+  if missing:
+    raise ValueError(f'{task}: the environment factory returned '
+                     f'{type(envs[0]).__name__!r}, not a dm_env.Environment '
+                     f'(no {missing[0]}())')
+  spec = envs[0].observation_spec()
+  if not isinstance(spec, dict):
+    raise ValueError(f'{task}: observation_spec() must be a dict of specs '
+                     f'(the agent\'s inputs by name), got {type(spec).__name__}')
+  num_actions = getattr(envs[0].action_spec(), 'num_values', None)
+  if num_actions is None:
+    raise ValueError(f'{task}: action_spec() must be a dm_env '
+                     'specs.DiscreteArray (a number of discrete actions)')
+  policy = _as_policy(policy, greedy)
+  if isinstance(policy, SavedModelPolicy):
+    policy.check_fits(spec, int(num_actions), task)
+  core = getattr(envs[0], 'core', None)  # a face of a project task
+  if core is not None:
+    names = baseline_names(baselines, core.default_baselines)
+  else:
+    names = baseline_names(baselines, ('random',))
+    other = [n for n in names if n not in TASK_AGNOSTIC_BASELINES]
+    if other:
+      raise ValueError(
+          f'baseline {other[0]!r} needs one of this project\'s tasks; on a '
+          f'user\'s dm_env task only {", ".join(TASK_AGNOSTIC_BASELINES)} '
+          'apply')
+    core = types.SimpleNamespace(name=task, num_actions=int(num_actions))
+  bases = [baselines_lib.make_baseline(b, core, **(baseline_options or {}))
+           for b in names]
+  derived = getattr(core, 'derived_metrics', None)
+  log = log or (lambda line: None)
+  log(f'{task}: agent, {num_episodes} episodes')
+  episodes = play_dm_env_episodes(envs, policy, num_episodes, seed=seed,
+                                  record_states=record_states,
+                                  record_episodes=record_episodes,
+                                  max_steps=max_steps)
+  results = {'agent': summarise(episodes, derived)}
+  for name, b in zip(names, bases):
+    log(f'{task}: {name}, {num_episodes} episodes')
+    results[name] = summarise(play_dm_env_episodes(
+        make_envs(), b, num_episodes, seed=seed, max_steps=max_steps), derived)
+  return Evaluation(task, results, episodes, metric_names(episodes))
+
+
+def headline_scalars(summary: Dict[str, Any]) -> Dict[str, float]:
+  """The scalars of a `summarise` output: `episode_reward` and its `_se`,
+  each task metric's mean per episode and its `_se`, derived metrics."""
+  out = {'episode_reward': summary['episode_reward_mean'],
+         'episode_reward_se': summary['episode_reward_se']}
+  for k, v in summary.items():
+    if k.startswith('final_') and k.endswith('_mean'):
+      out[k[len('final_'):-len('_mean')]] = v
+    elif k.startswith('final_') and k.endswith('_se'):
+      out[k[len('final_'):]] = v
+    elif (isinstance(v, float) and not k.startswith(('final_', 'episode_'))
+          and k != 'num_episodes'):
+      out[k] = v  # a derived metric, e.g. reward_per_trial
+  return out
+
+
+def write_tensorboard(logdir: str, evaluation: Evaluation, step: int,
+                      header: str = '') -> None:
+  """Writes an evaluation's headline numbers to TensorBoard.
+
+  One run per policy, `logdir/<policy>/` (so one chart overlays the agent
+  and the baselines), with scalars `eval/<task>/<name>` for each of
+  `headline_scalars` (`episode_reward`, `episode_reward_se`, `<metric>`,
+  `<metric>_se`, derived metrics) at `step` (the env steps the agent was
+  trained for, so that evaluations of successive SavedModels form a
+  curve), and in the agent's run the table (`format_table`, after
+  `header`) as the text summary `eval/<task>/table`.
+  """
+  task = evaluation.task
+  for name, summary in evaluation.results.items():
+    writer = tf.summary.create_file_writer(os.path.join(logdir, name))
+    with writer.as_default(step=int(step)):
+      for k, v in headline_scalars(summary).items():
+        tf.summary.scalar(f'eval/{task}/{k}', float(v))
+      if name == 'agent':
+        text = (header + '\n\n' if header else '') + '\n'.join(
+            '    ' + line for line in evaluation.table().splitlines())
+        tf.summary.text(f'eval/{task}/table', text)
+    writer.close()
 
 
 def write_json(path: str, data: Dict[str, Any]) -> None:

@@ -64,6 +64,9 @@ class RunConfig:
       training; None keeps only the latest 3.
     adopt_dir: a new run may use an existing directory that holds files
       other than a run's (e.g. a Ray Tune trial directory); they are kept.
+    histogram_every_secs: seconds between TensorBoard histograms (policy
+      logits, values, per-layer gradient norms; written at a progress line,
+      also the first and the last); 0: at every progress line; None: never.
   """
   run_dir: str
   resume: bool = False
@@ -73,6 +76,7 @@ class RunConfig:
   export: bool = True
   keep_every: Optional[int] = None
   adopt_dir: bool = False
+  histogram_every_secs: Optional[float] = 60.0
 
 
 @dataclasses.dataclass
@@ -196,7 +200,8 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
                       log_every_secs=run.log_every_secs, name=task.name,
                       log=log, on_log=on_log,
                       handle_signals=run.handle_signals,
-                      keep_every=run.keep_every)
+                      keep_every=run.keep_every,
+                      histogram_every_secs=run.histogram_every_secs)
   path = None
   if run.export and not result.stopped_early:
     path = _export(net, task, core, agent, a2c, train_config, run.run_dir,

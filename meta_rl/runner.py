@@ -5,8 +5,17 @@ Run directory layout:
     RUN_DIR/config.json         the configuration of the run (task, agent, A2C
                                 and training configs as JSON)
     RUN_DIR/checkpoints/        tf.train.CheckpointManager checkpoints
-    RUN_DIR/tb/                 TensorBoard event files
+    RUN_DIR/tb/                 TensorBoard event files: scalars, histograms,
+                                the run's configuration (HParams)
+    RUN_DIR/tb/eval/<policy>/   evaluation results (`evaluation.write_tensorboard`)
     RUN_DIR/saved_model/<v>/    exported SavedModels (TF Serving base path)
+
+TensorBoard (`run`): every progress line writes every scalar of the window;
+at a lower rate (`histogram_every_secs`) histograms of the latest update's
+policy logits and values and of each layer's gradient norm over the updates
+since the previous histograms; once per run, the configuration (config.json
+flattened) as HParams, with the run's episode metrics and its evaluation
+results declared as the HParams dashboard's metrics (`write_hparams`).
 """
 
 import dataclasses
@@ -16,7 +25,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import tensorflow as tf
 
@@ -28,6 +37,9 @@ CONFIG_FILE = 'config.json'
 
 class RunDirError(ValueError):
   """The run directory cannot be used as asked (exists, missing, mismatch)."""
+
+
+HPARAMS_SESSION_TAG = '_hparams_/session_start_info'
 
 
 def _flatten(config, prefix=''):
@@ -92,6 +104,97 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
   return tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')) is not None
 
 
+def hparams_from_config(config: Dict[str, Any]) -> Dict[str, Any]:
+  """A run's configuration (config.json, nested) as scalar HParams: keys
+  flattened with dots (`a2c.learning_rate`, `task.kwargs.num_trials`), lists
+  joined with commas (`agent.stacked_units`: '256,64'), None left out (an
+  unset option), other values as strings."""
+  out = {}
+  for k, v in _flatten(config).items():
+    if v is None or v == {}:
+      continue
+    if isinstance(v, (list, tuple)):
+      v = ','.join(str(x) for x in v)
+    elif not isinstance(v, (bool, int, float, str)):
+      v = str(v)
+    out[k] = v
+  return out
+
+
+def eval_metric_tags(task: str, metric_names=()) -> list:
+  """The scalar tags `evaluation.write_tensorboard` writes for a policy on
+  `task`: the episode reward and each task metric per episode (derived
+  metrics included)."""
+  return [f'eval/{task}/episode_reward',
+          *(f'eval/{task}/{m}' for m in metric_names)]
+
+
+def write_hparams(writer, config: Dict[str, Any], metrics: Dict[str, str],
+                  eval_task: Optional[str] = None,
+                  eval_metrics: Sequence[str] = ()) -> None:
+  """Writes the run's configuration to TensorBoard's HParams plugin.
+
+  `hparams_from_config(config)` as the session's hparams, and an experiment
+  declaration of those hparams and of `metrics` (tag -> description: scalars
+  of the run dir's own tb/ run) plus, for `eval_task`, the agent's
+  evaluation results (`eval_metric_tags(eval_task, eval_metrics)` in the run
+  `eval/agent`, written by launch/evaluate.py), so that the HParams dashboard
+  compares runs and sweep trials by training and test results. TensorBoard
+  reads the declaration of one run per --logdir: runs of one task or sweep
+  share it.
+  """
+  from tensorboard.plugins.hparams import api as hp  # pylint: disable=g-import-not-at-top
+  hparams = hparams_from_config(config)
+  declared = [hp.Metric(tag, display_name=tag, description=text)
+              for tag, text in metrics.items()]
+  if eval_task:
+    declared += [hp.Metric(tag, group='eval/agent',
+                           display_name=f'{tag} (agent)',
+                           description='frozen test episodes (evaluate.py)')
+                 for tag in eval_metric_tags(eval_task, eval_metrics)]
+  with writer.as_default():
+    hp.hparams_config(hparams=[hp.HParam(k) for k in sorted(hparams)],
+                      metrics=declared)
+    hp.hparams(hparams)
+  writer.flush()
+
+
+def has_hparams(tb_dir: str, first_records: int = 8) -> bool:
+  """Whether an event file directly in `tb_dir` holds the run's HParams.
+  `run` writes them before any other summary of its event file, so only the
+  first records of each file are read (cheap on long runs)."""
+  from tensorflow.core.util import event_pb2  # pylint: disable=g-import-not-at-top
+  for path in tf.io.gfile.glob(os.path.join(tb_dir, 'events.out.tfevents.*')):
+    try:
+      for record in tf.data.TFRecordDataset(path).take(first_records):
+        event = event_pb2.Event.FromString(record.numpy())
+        if any(v.tag == HPARAMS_SESSION_TAG for v in event.summary.value):
+          return True
+    except tf.errors.DataLossError:  # a file cut by a kill: skip its rest
+      continue
+  return False
+
+
+def _run_hparams(trainer, run_dir, writer):
+  """`write_hparams` for a run dir with a config.json, once per run dir."""
+  path = os.path.join(run_dir, CONFIG_FILE)
+  if not os.path.exists(path) or has_hparams(os.path.join(run_dir, 'tb')):
+    return
+  with open(path) as f:
+    config = json.load(f)
+  episode = list(getattr(trainer, 'episode_metric_names', ['episode_return']))
+  metrics = {name: 'per finished training episode' for name in episode}
+  metrics.update(entropy='policy entropy (training)',
+                 env_steps_per_sec='training speed')
+  # Evaluation reports each task metric per episode under its own name.
+  evaluated = [m[len('episode_'):] if m.startswith('episode_') else m
+               for m in episode if m != 'episode_return']
+  task = config.get('task')
+  task = task.get('name') if isinstance(task, dict) else task
+  write_hparams(writer, config, metrics,
+                task if isinstance(task, str) else None, evaluated)
+
+
 def format_duration(seconds: float) -> str:
   if not math.isfinite(seconds):
     return '?'
@@ -102,6 +205,8 @@ def format_duration(seconds: float) -> str:
 
 
 def format_count(n: float) -> str:
+  if not math.isfinite(n):
+    return '?'
   for unit, scale in (('G', 1e9), ('M', 1e6), ('k', 1e3)):
     if abs(n) >= scale:
       return f'{n / scale:.2f}{unit}'
@@ -127,7 +232,8 @@ def run(trainer, run_dir: str, *, resume: bool = False,
         name: str = 'train', log: Callable[[str], None] = None,
         on_log: Optional[Callable[[int, Dict[str, float]], None]] = None,
         handle_signals: bool = True,
-        keep_every: Optional[int] = None) -> RunResult:
+        keep_every: Optional[int] = None,
+        histogram_every_secs: Optional[float] = 60.0) -> RunResult:
   """Trains until the trainer's `total_updates`, checkpointing and logging.
 
   Checkpoints every `checkpoint_every` updates and at exit (also on Ctrl-C
@@ -138,6 +244,17 @@ def run(trainer, run_dir: str, *, resume: bool = False,
   starts from scratch). Every `log_every_secs` it writes every scalar the
   trainer returns (window means; per-episode means of episode sums; the
   task's derived metrics; rates) to TensorBoard and a progress line to `log`.
+  The first update of a trainer traces and compiles its tf.function (a
+  trainer without a `compiled` attribute counts as not compiled): a line
+  says so before it, and its time is left out of the rates (steps/s,
+  frames/s) and the ETA (its scalars are logged with the next window). At
+  the first progress line, then at the first one at least
+  `histogram_every_secs` after the previous histograms, and at the last one,
+  the trainer's `histograms()` (policy logits, values, per-layer gradient
+  norms) go to TensorBoard too (0: at every progress line; None: never).
+  After the first update, the run's config.json (if there is one) is written
+  to the HParams plugin (`write_hparams`), unless an earlier start of the
+  run did it.
   `handle_signals=False` leaves signal handlers alone (needed off the main
   thread, e.g. in a Ray Tune worker). The manager keeps the latest 3
   checkpoints; with `keep_every`, the checkpoint of every update that is a
@@ -164,19 +281,29 @@ def run(trainer, run_dir: str, *, resume: bool = False,
 
   old = signal.signal(signal.SIGTERM, _handler) if handle_signals else None
   t_start = time.time()
-  window, t_window = {}, time.time()
-  u_window, f_window = trainer.num_updates, trainer.frames
+  # The first update of a trainer compiles its tf.function.
+  compiled = getattr(trainer, 'compiled', False)
+  first = True
+  window, n_window = {}, 0  # summed outputs of the updates since the last log
+  # The timed span of the rates, from the end of the compiling update.
+  t_window, u_window, f_window = t_start, trainer.num_updates, trainer.frames
+  t_hist = None
   last_log: Dict[str, float] = {}
   stopped_by = None
+  histograms = getattr(trainer, 'histograms', None)
   try:
     while trainer.num_updates < total_updates:
       if stop['signal'] is not None:
         log(f'[{name}] signal {stop["signal"]}: checkpointing and stopping')
         stopped_by = stop['signal']
         break
+      if not compiled:
+        log(f'[{name}] compiling the training step (the first update takes '
+            'longer)...')
       m = trainer.train_step()
       for k, v in m.items():
         window[k] = window.get(k, 0.0) + v
+      n_window += 1
       u = trainer.num_updates
       keep = bool(keep_every) and u % keep_every == 0
       if u % checkpoint_every == 0 or keep:
@@ -184,20 +311,41 @@ def run(trainer, run_dir: str, *, resume: bool = False,
         if keep:
           _keep_checkpoint(path, os.path.join(manager.directory, KEPT))
       now = time.time()
+      if first:
+        first = False
+        _run_hparams(trainer, run_dir, writer)
+      if not compiled:
+        compiled = True
+        # Rates and the next progress line count from here (writing the
+        # first summaries has a one-time cost too).
+        t_window, u_window, f_window = time.time(), u, trainer.frames
+        if u < total_updates:
+          continue
       if now - t_window >= log_every_secs or u >= total_updates:
         n, elapsed = u - u_window, max(now - t_window, 1e-9)
-        last_log = metrics_lib.summarise(window, n, trainer.derived_metrics)
-        rate = trainer.env_steps_per_update * n / elapsed
-        last_log['env_steps_per_sec'] = rate
-        last_log['frames_per_sec'] = (trainer.frames - f_window) / elapsed
+        last_log = metrics_lib.summarise(window, n_window,
+                                         trainer.derived_metrics)
+        if n > 0:  # else only the compiling update: no rate
+          last_log['env_steps_per_sec'] = (trainer.env_steps_per_update * n /
+                                           elapsed)
+          last_log['frames_per_sec'] = (trainer.frames - f_window) / elapsed
+        hist = (histograms is not None and histogram_every_secs is not None
+                and (t_hist is None or u >= total_updates or
+                     now - t_hist >= histogram_every_secs))
         with writer.as_default(step=trainer.env_steps):
           for k, v in last_log.items():
             tf.summary.scalar(k, v)
+          if hist:
+            for k, v in histograms().items():
+              tf.summary.histogram(k, v)
+            t_hist = now
         writer.flush()
         log(_progress_line(name, trainer, last_log, now - t_start))
         if on_log:
           on_log(u, last_log)
-        window, t_window, u_window, f_window = {}, now, u, trainer.frames
+        window, n_window = {}, 0
+        # Rates are of training (updates, checkpoints), not of this writing.
+        t_window, u_window, f_window = time.time(), u, trainer.frames
   except KeyboardInterrupt:
     log(f'[{name}] interrupted: checkpointing and stopping')
     stopped_by = signal.SIGINT
@@ -255,17 +403,21 @@ def find_checkpoint(run_dir: str, update: Optional[int] = None) -> str:
 
 def _progress_line(name, trainer, scalars, elapsed):
   """`[name] update u/U  steps S (frames F)  rate  reward  <task metrics>
-  entropy  elapsed  ETA`."""
+  entropy  elapsed  ETA`; the rates and ETA exclude the compiling update
+  (`?` while no other update has been timed)."""
   u, total = trainer.num_updates, trainer.total_updates
-  rate = scalars['env_steps_per_sec']
-  eta = (total - u) * trainer.env_steps_per_update / max(rate, 1e-9)
+  rate = scalars.get('env_steps_per_sec', math.nan)
+  eta = 0.0 if u >= total else (
+      (total - u) * trainer.env_steps_per_update / max(rate, 1e-9)
+      if math.isfinite(rate) else math.nan)
   line = (f'[{name}] update {u}/{total}  env steps '
           f'{format_count(trainer.env_steps)}')
   if trainer.frames != trainer.env_steps:
     line += f' ({format_count(trainer.frames)} frames)'
   line += f'  {format_count(rate)} steps/s'
   if trainer.frames != trainer.env_steps:
-    line += f' ({format_count(scalars["frames_per_sec"])} frames/s)'
+    line += (f' ({format_count(scalars.get("frames_per_sec", math.nan))} '
+             'frames/s)')
   if 'episode_return' in scalars:
     line += f'  episode reward {scalars["episode_return"]:.2f}'
   for key in trainer.progress_metrics:

@@ -18,13 +18,21 @@ observations).
 
 Both expose `train_step() -> dict of floats` (see `meta_rl.metrics` for the
 `sum/` keys), `checkpoint`, `num_updates`, `total_updates`, `env_steps`,
-`frames`, `progress_metrics` and `derived_metrics`; `meta_rl.runner.run`
-drives either.
+`frames`, `progress_metrics`, `derived_metrics`, `episode_metric_names` and
+`histograms()`; `meta_rl.runner.run` drives either.
+
+Histograms come out of the same compiled update as the scalars, at no extra
+pass: the update also returns the policy logits [K, B, A] and values [K, B]
+it computed for the loss (kept as tensors, read only when `histograms()` is
+called) and each layer's gradient norm (a vector of L floats, which
+`train_step` collects); see `histograms`.
 """
 
+import collections
 import dataclasses
 import functools
-from typing import Dict, List, Mapping, Optional
+import re
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import dm_env
 import keras
@@ -134,6 +142,42 @@ def make_optimizer(config: A2CConfig, total_updates: int):
                    f'{", ".join(OPTIMIZERS)}')
 
 
+# Keys of `_train_step` outputs that are kept as tensors for histograms
+# rather than converted to floats every update.
+HIST_PREFIX = 'hist/'
+# Updates whose per-layer gradient norms `histograms` keeps at most.
+MAX_NORM_WINDOW = 10_000
+
+
+def layer_names(variables: Sequence[tf.Variable]) -> List[str]:
+  """The Keras layer of each variable, as a name stable across processes.
+
+  A variable's layer is its path without the last part (e.g.
+  `core/lstm/kernel` -> `core/lstm`). Keras numbers auto-named layers across
+  the whole process (`conv2d`, `conv2d_1`, ... continue with `conv2d_2` in
+  the next agent built), so within each parent the `NAME_<n>` children are
+  renumbered in order of first appearance: the first agent of a process and
+  a later one get the same names, so runs and sweep trials line up in
+  TensorBoard.
+  """
+  renamed = {}  # (canonical parent, raw child) -> canonical child
+  counts = collections.defaultdict(int)  # (canonical parent, base) -> count
+  out = []
+  for v in variables:
+    parts = v.path.split('/')[:-1]
+    parent = ''
+    for raw in parts:
+      key = (parent, raw)
+      if key not in renamed:
+        base = re.sub(r'_\d+$', '', raw)
+        n = counts[(parent, base)]
+        counts[(parent, base)] += 1
+        renamed[key] = base if n == 0 else f'{base}_{n}'
+      parent = f'{parent}/{renamed[key]}' if parent else renamed[key]
+    out.append(parent or v.path)
+  return out
+
+
 def _sums(prefix_free: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
   return {metrics_lib.SUM_PREFIX + k: v for k, v in prefix_free.items()}
 
@@ -153,6 +197,39 @@ class _A2CLearner:
     self._frames = tf.Variable(0, dtype=tf.int64, trainable=False,
                                name='frames')
     self._root_key = core_lib.make_key(train.seed)
+    # Gradient norms per Keras layer (see `layer_names`).
+    per_variable = layer_names(agent.trainable_variables)
+    self.layer_names = list(dict.fromkeys(per_variable))
+    self._layer_index = {id(v): self.layer_names.index(name) for v, name in
+                         zip(agent.trainable_variables, per_variable)}
+    self._norm_window = collections.deque(maxlen=MAX_NORM_WINDOW)
+    self._last_hist = {}
+
+  @property
+  def compiled(self) -> bool:
+    """Whether the update's tf.function has been traced (its first call
+    compiles it and takes longer)."""
+    return self._update_function().experimental_get_tracing_count() > 0
+
+  def _update_function(self):
+    raise NotImplementedError
+
+  @property
+  def episode_metric_names(self) -> List[str]:
+    """The per-episode scalars the runner logs from this trainer
+    (`episode_return`, `episode_<metric>` of the task, then the task's
+    derived metrics); empty until the metrics are known (a
+    `PythonEnvTrainer` learns them in its first update)."""
+    keys = getattr(self, '_episode_keys', None)
+    if not keys:
+      return []
+    names = [f'episode_{k}' for k in keys if k != 'episodes']
+    if self.derived_metrics is not None:
+      try:
+        names += sorted(self.derived_metrics({k: 1.0 for k in keys}))
+      except (ArithmeticError, KeyError, ValueError):
+        pass
+    return names
 
   @property
   def total_updates(self) -> int:
@@ -203,8 +280,10 @@ class _A2CLearner:
       out, _ = self.agent.unroll(inputs, first, initial_state)
       loss, extra = self._loss(out.logits[:-1], out.value[:-1], actions,
                                rewards, discounts, out.value[-1])
-    return self._apply(loss, extra, tape.gradient(loss, variables), variables,
-                       rewards)
+    metrics = self._apply(loss, extra, tape.gradient(loss, variables),
+                          variables, rewards)
+    metrics.update(_histogram_outputs(out.logits[:-1], out.value[:-1]))
+    return metrics
 
   def _loss(self, logits, values, actions, rewards, discounts, bootstrap_value):
     """The A2C loss with this update's entropy coefficient."""
@@ -217,13 +296,23 @@ class _A2CLearner:
 
     Returns:
       dict of scalar tensors: loss and its parts, grad_norm, schedules, mean
-      reward, and `finite` (0.0 if the update was skipped).
+      reward, and `finite` (0.0 if the update was skipped); and
+      `layer_grad_norms` float32 [L]: the norm of each layer's gradient
+      before clipping (`layer_names` order).
     """
     beta_e = self._beta_e()  # read before the update counts itself
+    # The global norm as `tf.linalg.global_norm` computes it (same ops, same
+    # bits), from per-variable half squared norms that also give each
+    # layer's norm.
+    present = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    half = tf.stack([tf.nn.l2_loss(g) for g, _ in present])  # [V]
+    grad_norm = tf.sqrt(tf.reduce_sum(half) * 2.0)
+    layer_grad_norms = tf.sqrt(2.0 * tf.math.unsorted_segment_sum(
+        half, [self._layer_index[id(v)] for _, v in present],
+        len(self.layer_names)))  # [L]
     if self.a2c.max_grad_norm > 0:
-      grads, grad_norm = tf.clip_by_global_norm(grads, self.a2c.max_grad_norm)
-    else:
-      grad_norm = tf.linalg.global_norm(grads)
+      grads, _ = tf.clip_by_global_norm(grads, self.a2c.max_grad_norm,
+                                        use_norm=grad_norm)
     finite = tf.math.is_finite(loss) & tf.math.is_finite(grad_norm)
 
     def apply():
@@ -245,16 +334,46 @@ class _A2CLearner:
                                               tf.float32),
         'mean_reward': tf.reduce_mean(rewards),
         'finite': tf.cast(finite, tf.float32),
+        'layer_grad_norms': layer_grad_norms,
     }
 
   def train_step(self) -> Dict[str, float]:
     """One update; raises NonFiniteLossError (update not applied) on NaN/inf."""
-    metrics = {k: float(v) for k, v in self._train_step().items()}
+    out = dict(self._train_step())
+    self._last_hist = {k[len(HIST_PREFIX):]: out.pop(k) for k in list(out)
+                       if k.startswith(HIST_PREFIX)}
+    norms = out.pop('layer_grad_norms', None)
+    metrics = {k: float(v) for k, v in out.items()}
+    if norms is not None and metrics.get('finite') == 1.0:
+      self._norm_window.append(norms.numpy())
     if metrics.pop('finite') != 1.0:
       raise NonFiniteLossError(
           f'non-finite loss {metrics["loss"]} or gradient norm '
           f'{metrics["grad_norm"]} at update {self.num_updates}; update skipped')
     return metrics
+
+  def histograms(self) -> Dict[str, np.ndarray]:
+    """Data for TensorBoard histograms; cheap, for a low rate.
+
+    `logits` [K, B, A] and `values` [K, B]: what the policy and value heads
+    computed in the latest update (the tensors the update returned, read
+    now); `grad_norm/<layer>` [n]: the norm of that layer's gradient (before
+    clipping) in each of the n updates since the previous call (at most
+    `MAX_NORM_WINDOW`, the latest). Empty before the first update.
+    """
+    out = {k: v.numpy() for k, v in self._last_hist.items()}
+    if self._norm_window:
+      norms = np.stack(self._norm_window)  # [n, L]
+      out.update({f'grad_norm/{name}': norms[:, i]
+                  for i, name in enumerate(self.layer_names)})
+      self._norm_window.clear()
+    return out
+
+
+def _histogram_outputs(logits, values):
+  """The update's outputs kept for `histograms`: logits [K, B, A], values
+  [K, B]."""
+  return {HIST_PREFIX + 'logits': logits, HIST_PREFIX + 'values': values}
 
 
 def _variables_like(structure, name):
@@ -312,6 +431,9 @@ class InGraphTrainer(_A2CLearner):
                                    autograph=False)
     self._train_step = tf.function(self._unroll_and_update,
                                    jit_compile=train.jit_compile)
+
+  def _update_function(self):
+    return self._train_step
 
   def _unroll_and_update(self):
     """Acts K steps and learns from them in one taped pass.
@@ -391,8 +513,8 @@ class InGraphTrainer(_A2CLearner):
       inputs, boot_state = self.agent.reset_where(first, inputs, agent_state)
       bootstrap_value = self.agent.step(inputs, boot_state)[0].value
       rewards = rewards_ta.stack()  # [K, B]
-      loss, extra = self._loss(logits_ta.stack(), values_ta.stack(),
-                               actions_ta.stack(), rewards,
+      logits, values = logits_ta.stack(), values_ta.stack()  # [K, B, A], [K, B]
+      loss, extra = self._loss(logits, values, actions_ta.stack(), rewards,
                                discounts_ta.stack(), bootstrap_value)
     grads = tape.gradient(loss, other_vars + ([z] if encoder_vars else []))
     if encoder_vars:
@@ -406,6 +528,7 @@ class InGraphTrainer(_A2CLearner):
           output_gradients=tf.reshape(dz, [k * b, self._feature_size]))
     metrics = self._apply(loss, extra, grads, other_vars + encoder_vars,
                           rewards)
+    metrics.update(_histogram_outputs(logits, values))
     self._frames.assign_add(tf.cast(frames, tf.int64) if self._has_frames
                             else k * b)
     _assign(c['env_state'], env_state)
@@ -454,6 +577,9 @@ class PythonEnvTrainer(_A2CLearner):
         frames=self._frames)
     self._act = tf.function(self._act_fn)
     self._learn_fn = tf.function(self._learn, jit_compile=train.jit_compile)
+
+  def _update_function(self):
+    return self._learn_fn
 
   def _observation(self, timestep):
     return {k: np.asarray(timestep.observation[k]) for k in self._keys}

@@ -165,6 +165,21 @@ def test_evaluate_writes_json_png_and_refuses_overwrite(run_dir):
   proc = _launch('evaluate.py', f'--saved_model={sm}', '--num_episodes=50',
                  f'--record={record}', check=0)
   assert 'thompson' in proc.stdout and 'agent' in proc.stdout
+  # The table's columns line up whatever the names' and values' widths.
+  table = [l for l in proc.stdout.splitlines() if '±' in l]
+  assert len(table) == 6 and len({len(l) for l in table}) == 1
+  assert len({tuple(i for i, c in enumerate(l) if c == '±')
+              for l in table}) == 1
+  # Headline numbers in TensorBoard at the env steps trained (10 x 80),
+  # one run per policy under RUN_DIR/tb/eval.
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  events = {}
+  for policy in ('agent', 'bayes_optimal', 'random'):
+    for path in tf.io.gfile.glob(os.path.join(run_dir, 'tb', 'eval', policy,
+                                              'events.out.tfevents.*')):
+      for e in tf.compat.v1.train.summary_iterator(path):
+        for v in e.summary.value:
+          events[policy, v.tag] = (e.step, tf.make_ndarray(v.tensor))
   report = json.load(open(os.path.join(run_dir, 'eval', 'easy.json')))
   agent = report['results']['agent']
   assert report['task'] == 'easy' and agent['num_episodes'] == 50
@@ -173,6 +188,15 @@ def test_evaluate_writes_json_png_and_refuses_overwrite(run_dir):
   assert len(agent['suboptimal_per_step']) == 10
   assert agent['final_suboptimal_mean'] == pytest.approx(
       sum(agent['suboptimal_per_step']), rel=1e-5)
+  for policy in ('agent', 'bayes_optimal', 'random'):
+    summary = report['results'][policy]
+    for tag, key in (('episode_reward', 'episode_reward_mean'),
+                     ('regret', 'final_regret_mean'),
+                     ('regret_se', 'final_regret_se')):
+      step, value = events[policy, f'eval/easy/{tag}']
+      assert step == 800 and float(value) == pytest.approx(summary[key])
+  step, text = events['agent', 'eval/easy/table']
+  assert step == 800 and 'bayes_optimal' in text.item().decode()
   assert set(report['results']) == {'agent', 'bayes_optimal', 'gittins',
                                     'thompson', 'ucb1', 'random'}
   png = os.path.join(run_dir, 'eval', 'easy.png')
@@ -285,6 +309,8 @@ def test_exp2_matrix_and_posterior_decoding(tiny_runs, tmp_path):
   _launch('evaluate.py', f'--saved_model={run}/saved_model', '--baselines=',
           '--num_episodes=40', f'--record={record}',
           f'--output_dir={tmp_path}', check=0)
+  # Outside the run dir, TensorBoard goes to OUTPUT_DIR/tb.
+  assert os.listdir(tmp_path / 'tb') == ['agent']
   proc = _launch('decode_posterior.py', f'--record={record}', check=2)
   assert "task 'medium'" in _error_line(proc)
   record = str(tmp_path / 'rec_ind.npz')
@@ -340,7 +366,10 @@ def test_evaluate_on_a_users_dm_env(run_dir, tmp_path):
   assert proc.returncode == 0, proc.stderr[-2000:]
   report = json.load(open(tmp_path / 'make_env.json'))
   agent = report['results']['agent']
-  assert set(report['results']) == {'agent'} and agent['num_episodes'] == 12
+  # A dm_env face of a project task: that task's baselines apply.
+  assert set(report['results']) == {'agent', 'bayes_optimal', 'gittins',
+                                    'thompson', 'ucb1', 'random'}
+  assert agent['num_episodes'] == 12
   assert agent['final_regret_mean'] == pytest.approx(
       0.8 * agent['final_suboptimal_mean'], rel=1e-4)
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -350,3 +379,58 @@ def test_evaluate_on_a_users_dm_env(run_dir, tmp_path):
   proc = _launch('evaluate.py', f'--saved_model={run_dir}/saved_model',
                  '--env_factory=no_such_module:make', check=2)
   assert 'no_such_module' in _error_line(proc)
+
+
+def test_evaluate_an_agent_of_a_users_own_task(tmp_path):
+  """A SavedModel of a task this project does not know: one error line
+  naming the way (--env_factory, or the Python API); with --env_factory the
+  same outputs as a project task, with the baselines that apply."""
+  from dm_env import specs  # pylint: disable=g-import-not-at-top
+  from meta_rl import agent, export  # pylint: disable=g-import-not-at-top
+  spec = {'episode_step': specs.BoundedArray((), 'int32', 0, 9,
+                                             name='episode_step')}
+  export.export_agent(agent.make_agent(spec, 2), spec,
+                      str(tmp_path / 'mine' / 'saved_model'),
+                      {'task': 'mine', 'env_steps': 4000})
+  sm = f'--saved_model={tmp_path / "mine" / "saved_model"}'
+  line = _error_line(_launch('evaluate.py', sm, check=2))
+  for part in ("'mine'", "not one of this project's tasks",
+               '--env_factory=module:callable', 'seed=', 'evaluate_dm_env'):
+    assert part in line
+  (tmp_path / 'my_task.py').write_text(
+      'import dm_env, numpy as np\n'
+      'from dm_env import specs\n'
+      'class MyEnv(dm_env.Environment):\n'
+      '  def __init__(self, seed):\n'
+      '    self._t = 0\n'
+      '  def reset(self):\n'
+      '    self._t = 0\n'
+      '    return dm_env.restart({"episode_step": np.int32(0)})\n'
+      '  def step(self, action):\n'
+      '    self._t += 1\n'
+      '    obs = {"episode_step": np.int32(min(self._t, 9))}\n'
+      '    r = np.float32(action == 1)\n'
+      '    return (dm_env.termination(r, obs) if self._t == 10 else\n'
+      '            dm_env.transition(r, obs))\n'
+      '  def observation_spec(self):\n'
+      '    return {"episode_step": specs.BoundedArray((), np.int32, 0, 9,\n'
+      '                                               name="episode_step")}\n'
+      '  def action_spec(self):\n'
+      '    return specs.DiscreteArray(2, name="action")\n')
+  env = dict(ENV, PYTHONPATH=str(tmp_path))
+
+  def launch(*args):
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, 'launch', 'evaluate.py'), sm,
+         '--env_factory=my_task:MyEnv', '--num_episodes=8', '--env_batch=4',
+         *args], capture_output=True, text=True, cwd=ROOT, env=env)
+
+  proc = launch('--baselines=auto,ucb')
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  report = json.load(open(tmp_path / 'mine' / 'eval' / 'mine.json'))
+  assert report['trained_on'] == 'mine'
+  assert list(report['results']) == ['agent', 'random', 'ucb']
+  assert report['results']['ucb']['episode_reward_mean'] == 9.0
+  assert os.path.exists(tmp_path / 'mine' / 'eval' / 'mine.png')
+  assert sorted(os.listdir(tmp_path / 'mine' / 'tb' / 'eval')) == [
+      'agent', 'random', 'ucb']

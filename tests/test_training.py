@@ -122,7 +122,10 @@ def test_progress_and_tensorboard(tmp_path):
   lines, logged = [], []
   runner.run(trainer, str(tmp_path), log_every_secs=0.0, log=lines.append,
              on_log=lambda u, scalars: logged.append(scalars))
-  assert len(lines) == 5
+  # The compiling update is announced, then folded into the next line.
+  assert len(lines) == 5 and 'compiling' in lines[0]
+  assert [l.split('update ')[1].split()[0] for l in lines[1:]] == [
+      '2/5', '3/5', '4/5', '5/5']
   for field in ('update 5/5', 'steps/s', 'episode reward', 'regret', 'ETA'):
     assert field in lines[-1]
   assert 'frames' not in lines[-1]  # no action repeat: frames = steps
@@ -130,16 +133,18 @@ def test_progress_and_tensorboard(tmp_path):
   assert events
   tags, steps = set(), set()
   for e in tf.compat.v1.train.summary_iterator(events[0]):
-    tags.update(v.tag for v in e.summary.value)
-    if e.summary.value:
+    scalars = [v for v in e.summary.value
+               if v.metadata.plugin_data.plugin_name == 'scalars']
+    tags.update(v.tag for v in scalars)
+    if scalars:
       steps.add(e.step)
   # Every scalar the trainer gives, including the task's own metrics.
   assert {'loss', 'policy_loss', 'value_loss', 'entropy', 'grad_norm',
           'beta_e', 'learning_rate', 'mean_reward', 'episode_return',
           'episode_regret', 'episode_suboptimal', 'env_steps_per_sec',
           'frames_per_sec'} <= tags
-  assert steps == {80 * u for u in range(1, 6)}  # x axis: env steps
-  # One 10-trial episode per environment per update: 8 episodes a window,
+  assert steps == {80 * u for u in range(2, 6)}  # x axis: env steps
+  # One 10-trial episode per environment per update: 8 episodes an update,
   # each with at most 10 suboptimal pulls costing 0.8 each (easy task).
   for scalars in logged:
     assert 0 <= scalars['episode_suboptimal'] <= 10
