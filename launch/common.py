@@ -143,6 +143,10 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
                        'Checkpoint every N updates.', **in_run)
   flags.DEFINE_float('log_every_secs', run.log_every_secs,
                      'Seconds between progress lines.', **in_run)
+  flags.DEFINE_float('histogram_every_secs', run.histogram_every_secs,
+                     'Seconds between TensorBoard histograms (logits, values, '
+                     'per-layer gradient norms); 0: at every progress line; '
+                     'negative: none.', **in_run)
   flags.DEFINE_integer('keep_every', None, 'Also keep the checkpoint of every '
                        'multiple of this many updates for good (in '
                        'RUN_DIR/checkpoints/kept/), for analyses over '
@@ -287,7 +291,9 @@ def configs_from_flags(fv=FLAGS):
   run = experiment.RunConfig(
       run_dir=fv.run_dir, resume=fv.resume,
       checkpoint_every=fv.checkpoint_every,
-      log_every_secs=fv.log_every_secs, keep_every=fv.keep_every)
+      log_every_secs=fv.log_every_secs, keep_every=fv.keep_every,
+      histogram_every_secs=(None if fv.histogram_every_secs < 0
+                            else fv.histogram_every_secs))
   return agent, a2c, train_config, run
 
 

@@ -434,6 +434,7 @@ def main(argv):
     import ray  # pylint: disable=g-import-not-at-top
     from ray import tune  # pylint: disable=g-import-not-at-top
     from ray.tune.search import basic_variant  # pylint: disable=g-import-not-at-top
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback  # pylint: disable=g-import-not-at-top
   except ImportError:
     common.fail("launch/sweep.py needs Ray Tune: pip install -e '.[sweep]'")
   from meta_rl import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
@@ -465,6 +466,10 @@ def main(argv):
   rerun = _check_sweep_dir(sweep_dir, settings)
 
   os.environ['TUNE_DISABLE_STRICT_METRIC_CHECKING'] = '1'
+  # No TensorBoardX logger of Tune's: its HParams in each trial dir would
+  # hide the run's own (config.json, written by the runner), which the
+  # HParams dashboard compares trials by. result.json and progress.csv stay.
+  os.environ['TUNE_DISABLE_AUTO_CALLBACK_LOGGERS'] = '1'
   os.environ.setdefault('RAY_AIR_NEW_OUTPUT', '0')
   env_vars = {'TF_CPP_MIN_LOG_LEVEL': '2', 'PYTHONPATH': os.pathsep.join(
       [REPO, os.path.join(REPO, 'launch')])}
@@ -531,7 +536,8 @@ def main(argv):
         run_config=tune.RunConfig(
             name=TRIALS, storage_path=sweep_dir, verbose=0,
             failure_config=tune.FailureConfig(max_failures=FLAGS.max_failures),
-            callbacks=[_progress_callback(total, metric, sweep_dir)]))
+            callbacks=[_progress_callback(total, metric, sweep_dir),
+                       JsonLoggerCallback(), CSVLoggerCallback()]))
   results = tuner.fit()
   trials = _collect(results, sweep_dir)
   title = (f'{name} on {job.task.name}: {len(trials)} trials of '

@@ -14,9 +14,12 @@ The public API:
       the loss, a pure function of tensors;
   export_agent
       the SavedModel contract;
+  evaluate_core, evaluate_dm_env, Evaluation
+      frozen evaluation next to baselines (what launch/evaluate.py runs), on
+      a batched task or on any dm_env environment;
   SavedModelPolicy, AgentPolicy, play_episodes, play_dm_env_episodes,
-  summarise
-      frozen evaluation;
+  summarise, format_table, write_tensorboard
+      its parts;
   make_baseline
       the paper's comparison policies (`meta_rl.baselines`);
   RunDirError, NonFiniteLossError, SignatureMismatchError
@@ -38,9 +41,11 @@ except ImportError as e:  # pragma: no cover
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from meta_rl.agent import AgentConfig, CORES, MetaRLAgent, make_agent
 from meta_rl.baselines import make_baseline
-from meta_rl.evaluation import (AgentPolicy, SavedModelPolicy,
-                                SignatureMismatchError, play_dm_env_episodes,
-                                play_episodes, summarise)
+from meta_rl.evaluation import (AgentPolicy, Evaluation, SavedModelPolicy,
+                                SignatureMismatchError, evaluate_core,
+                                evaluate_dm_env, format_table,
+                                play_dm_env_episodes, play_episodes, summarise,
+                                write_tensorboard)
 from meta_rl.experiment import RunConfig, TaskConfig, TrainResult, train
 from meta_rl.export import export_agent
 from meta_rl.losses import a2c_loss
@@ -55,6 +60,7 @@ __all__ = [
     'RunConfig', 'TrainResult', 'make_agent', 'MetaRLAgent', 'CORES',
     'InGraphTrainer', 'PythonEnvTrainer', 'a2c_loss', 'export_agent',
     'SavedModelPolicy', 'AgentPolicy', 'play_episodes', 'play_dm_env_episodes',
-    'summarise', 'make_baseline', 'RunDirError', 'NonFiniteLossError',
+    'summarise', 'evaluate_core', 'evaluate_dm_env', 'Evaluation',
+    'format_table', 'write_tensorboard', 'make_baseline', 'RunDirError', 'NonFiniteLossError',
     'SignatureMismatchError',
 ]

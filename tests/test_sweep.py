@@ -215,6 +215,10 @@ def test_tiny_sweep_on_embedded_ray(tmp_path):
     assert os.listdir(os.path.join(run_dir, 'saved_model')) == ['1']
     assert any(f.startswith('events.') for f in os.listdir(
         os.path.join(run_dir, 'tb')))
+    # Only the run's own TensorBoard events (with its HParams): none of
+    # Tune's logger, whose HParams would hide them; its result.json stays.
+    assert not [f for f in os.listdir(run_dir) if f.startswith('events.')]
+    assert os.path.exists(os.path.join(run_dir, 'result.json'))
     assert os.path.exists(os.path.join(run_dir, 'checkpoints', 'checkpoint'))
   # Ranked on the first half; the top 1 reported on the second half.
   ranked = sorted(finished, key=lambda t: t['evaluation']['first']['score'])
