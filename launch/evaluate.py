@@ -35,6 +35,7 @@ rewards, task ground truth, metrics and hidden states of the first
 """
 
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -234,17 +235,24 @@ def main(argv):
   if factory is not None:
     report['env_factory'] = FLAGS.env_factory
   evaluation.write_json(json_path, report)
-  evaluation.plot_regret(
-      png_path, result.results,
-      f'trained on {trained or "?"}, tested on {task} '
-      f'({FLAGS.num_episodes} episodes)',
-      suboptimal=episodes.get('metric_suboptimal'))
+  written = [json_path]
+  if importlib.util.find_spec('matplotlib') is None:
+    print('[evaluate] no figure: matplotlib (the analysis extra) is not '
+          'installed', file=sys.stderr)
+  else:
+    evaluation.plot_regret(
+        png_path, result.results,
+        f'trained on {trained or "?"}, tested on {task} '
+        f'({FLAGS.num_episodes} episodes)',
+        suboptimal=episodes.get('metric_suboptimal'))
+    written.append(png_path)
   if FLAGS.record:
     os.makedirs(os.path.dirname(os.path.abspath(FLAGS.record)), exist_ok=True)
     states = episodes.pop('states', {})
     kept = {k: v[:FLAGS.record_episodes] for k, v in episodes.items()}
     np.savez_compressed(FLAGS.record, task=np.array(task), **kept,
                         **{f'state_{k}': v for k, v in states.items()})
+    written.append(FLAGS.record)
   steps = int(meta.get('env_steps', 0))
   tb_dir = _tensorboard_dir(FLAGS.saved_model, out_dir)
   evaluation.write_tensorboard(
@@ -254,9 +262,7 @@ def main(argv):
               f'{FLAGS.seed}' + (', greedy' if FLAGS.greedy else '')))
 
   print(result.table())
-  print(f'wrote {json_path} and {png_path}'
-        + (f' and {FLAGS.record}' if FLAGS.record else '')
-        + f'; TensorBoard: {tb_dir}')
+  print(f'wrote {", ".join(written)}; TensorBoard: {tb_dir}')
 
 
 if __name__ == '__main__':

@@ -118,3 +118,14 @@ def test_analysis_launcher_without_the_extra_says_what_to_install(tmp_path):
                                                  'statsmodels, pandas not')
   assert "pip install -e '.[analysis]'" in lines[0]
   assert os.listdir(tmp_path) == []
+
+
+def test_evaluate_without_the_analysis_extra_skips_only_the_figure(tmp_path):
+  proc = _without_analysis(
+      os.path.join(ROOT, 'launch', 'evaluate.py'),
+      f'--saved_model={ROOT}/testdata/pretrained/two_step',
+      '--num_episodes=20', f'--output_dir={tmp_path}')
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert 'no figure: matplotlib' in proc.stderr
+  assert sorted(os.listdir(tmp_path)) == ['tb', 'two_step.json']
+  assert 'two_step.png' not in proc.stdout
