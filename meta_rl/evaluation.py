@@ -192,6 +192,32 @@ def checkpoint_agent(run_dir: str, checkpoint: str,
   return net
 
 
+def saved_model_agent(path: str, observation_spec, num_actions: int):
+  """An exported agent rebuilt with this version's code: the network of the
+  SavedModel's `agent_config` (its metadata) for these observations and
+  actions, with the SavedModel's weights copied in (e.g. to fine-tune it, or
+  to check that the current agent code computes what the export did).
+
+  Raises ValueError if the SavedModel has no agent config or its weights do
+  not fit the rebuilt network (compared in tracking order, by shape).
+  """
+  from meta_rl import agent as agent_lib  # pylint: disable=g-import-not-at-top
+  path = export_lib.latest_version_dir(path)
+  fields = export_lib.read_metadata(path).get('agent_config')
+  if not fields:
+    raise ValueError(f'{path}: no agent_config in its metadata')
+  config = agent_lib.AgentConfig(**{
+      k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+  net = agent_lib.make_agent(observation_spec, num_actions, config)
+  saved = tf.saved_model.load(path).variables
+  if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in net.variables]:
+    raise ValueError(f'the weights of {path} do not fit a {config.core} agent '
+                     'of its agent_config')
+  for target, value in zip(net.variables, saved):
+    target.assign(value)
+  return net
+
+
 def checkpoint_policy(run_dir: str, checkpoint: str, core: core_lib.BatchedCore,
                       greedy: bool = False) -> AgentPolicy:
   """`checkpoint_agent` as a frozen policy."""
