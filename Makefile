@@ -17,7 +17,7 @@ install: $(STAMP)
 $(STAMP): setup.py constraints.txt Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 	  { echo "error: Python 3.11 or newer is needed ($(PYTHON) is $$($(PYTHON) -V 2>&1))" >&2; exit 2; }
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)  # afresh: no package of an older set stays
 	$(BIN)/pip install -q -c constraints.txt -e '.[cpu,test,sweep,gym,analysis]'
 	$(BIN)/pip install -q --no-deps -c constraints.txt tensorflow-serving-api
 	touch $(STAMP)

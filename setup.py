@@ -46,6 +46,6 @@ setup(
         # cluster.
         'sweep': ['ray[tune]>=2.50,<3'],
         # environments/gym_adapter.py: every task as a gymnasium.Env.
-        'gym': ['gymnasium>=1.0,<2'],
+        'gym': ['gymnasium>=1.4,<2'],
     },
 )

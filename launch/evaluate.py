@@ -1,4 +1,4 @@
-"""Evaluate an exported agent frozen on test episodes, next to baselines.
+r"""Evaluate an exported agent frozen on test episodes, next to baselines.
 
   python launch/evaluate.py --saved_model=RUN_DIR/saved_model --task=independent \
       --num_episodes=2000
@@ -76,7 +76,6 @@ flags.DEFINE_string('record', None, 'Write per-step data and hidden states of '
 flags.DEFINE_integer('record_episodes', 1000, 'Episodes kept by --record '
                      '(the first ones; all their steps).')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
-flags.adopt_module_key_flags(common)
 FLAGS = flags.FLAGS
 
 

@@ -28,7 +28,6 @@ flags.DEFINE_list('baselines', list(restless_bandit.RestlessBandit.default_basel
                   'Baselines on the same episodes.')
 common.define_baseline_flags()
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
-flags.adopt_module_key_flags(common)
 FLAGS = flags.FLAGS
 
 

@@ -279,5 +279,4 @@ def main(argv):
 
 if __name__ == '__main__':
   define_flags(FLAGS)
-  flags.adopt_module_key_flags(common)
   app.run(main, flags_parser=common.parse_flags)

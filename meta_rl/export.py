@@ -132,6 +132,14 @@ def export_agent(agent: MetaRLAgent, observation_spec, base_dir: str,
   except ImportError as e:  # the optional tensorflow-serving-api is missing
     logging.warning('no TF Serving warm-up requests written (%s); pip install '
                     '--no-deps tensorflow-serving-api==2.21.0 to have them', e)
+  except Exception as e:  # pylint: disable=broad-except
+    # E.g. a tensorflow-serving-api built for another protobuf (VersionError):
+    # the warm-up file is optional, the export is not.
+    warmup = os.path.join(extra, WARMUP_FILE)
+    if tf.io.gfile.exists(warmup):
+      tf.io.gfile.remove(warmup)
+    logging.warning('no TF Serving warm-up requests written: %s: %s',
+                    type(e).__name__, e)
   return path
 
 

@@ -254,7 +254,7 @@ def test_pixel_tasks_end_by_frames_terminated(env_id, kwargs, length):
     _, _, terminated, truncated, info = env.step(0)
     frames += info['metrics']['frames']
     assert (terminated, truncated) == (t == length, False)
-  assert frames == 12 if 'IMaze' in env_id else 15
+  assert frames == (12 if 'IMaze' in env_id else 15)
   if 'Harlow' in env_id:
     assert info['task_info']['trial'] < env.unwrapped.core.config.num_trials
 

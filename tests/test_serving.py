@@ -194,12 +194,20 @@ class _Model:
     self._model = tf.saved_model.load(path)
     self._lock = threading.Lock()
 
-  def run(self, signature_name, inputs):
-    """numpy inputs -> numpy outputs; ValueError if they do not fit."""
+  def run(self, signature_name, inputs, exact_dtypes=False):
+    """numpy inputs -> numpy outputs; ValueError if they do not fit. With
+    `exact_dtypes` (gRPC: TensorProtos carry a dtype, which TF Serving does
+    not convert) an input of another dtype is an error; JSON numbers (REST)
+    are converted to the signature's dtypes, as TF Serving does."""
     fn = self._model.signatures[signature_name or 'serving_default']
     specs = fn.structured_input_signature[1]
     if set(inputs) != set(specs):
       raise ValueError(f'inputs {sorted(inputs)} != {sorted(specs)}')
+    if exact_dtypes:
+      for k, v in inputs.items():
+        if np.asarray(v).dtype != specs[k].dtype.as_numpy_dtype:
+          raise ValueError(f'input {k}: dtype {np.asarray(v).dtype}, the '
+                           f'signature takes {specs[k].dtype.name}')
     feed = {k: tf.constant(np.asarray(v), specs[k].dtype)
             for k, v in inputs.items()}
     with self._lock:
@@ -218,7 +226,8 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
                     f'{request.model_spec.name})')
     try:
       outputs = self._model.run(request.model_spec.signature_name, {
-          k: tf.make_ndarray(v) for k, v in request.inputs.items()})
+          k: tf.make_ndarray(v) for k, v in request.inputs.items()},
+                                exact_dtypes=True)
     except (ValueError, TypeError, tf.errors.OpError) as e:
       context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(e))
     response = predict_pb2.PredictResponse()

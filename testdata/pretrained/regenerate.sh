@@ -24,5 +24,14 @@ for name in "${names[@]}"; do
   rm -rf "testdata/pretrained/$name"
   mkdir -p "testdata/pretrained/$name"
   cp -r "$path" "testdata/pretrained/$name/1"
+  # The copy is version 1 of its base path; its metadata says so.
+  "$PY" - "testdata/pretrained/$name/1/assets.extra/meta_rl.json" <<'PY'
+import json, sys
+with open(sys.argv[1]) as f:
+  meta = json.load(f)
+meta['version'] = 1
+with open(sys.argv[1], 'w') as f:
+  json.dump(meta, f, indent=2, sort_keys=True)
+PY
   echo "$name <- $path ($(du -sh "testdata/pretrained/$name/1" | cut -f1))"
 done
