@@ -37,7 +37,7 @@ setup(
     extras_require={
         'cpu': [f'tensorflow-cpu{TF_RANGE}'],
         'tensorflow': [f'tensorflow{TF_RANGE}'],
-        'test': ['pytest>=8'],
+        'test': ['pytest>=8', 'pytest-xdist>=3'],  # make test: -n 2
         # The paper's analyses and figures (launch/exp*.py, decode_posterior,
         # evaluate.py's figure, sweep reports).
         'analysis': ['matplotlib>=3.8', 'statsmodels>=0.14',
