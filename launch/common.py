@@ -18,7 +18,9 @@ registries. Errors are one `error: ...` line on stderr and exit status 2.
 """
 
 import dataclasses
+import functools
 import json
+import math
 import os
 import sys
 from typing import Any, Dict
@@ -163,6 +165,13 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
     flags.register_validator(name, lambda v: v is None or v > 0,
                              message=f'--{name} must be positive',
                              flag_values=fv)
+  # Ranges of the numbers (nan and inf are refused: a degenerate agent, or a
+  # run that never logs, is no use).
+  for name, (low, high, low_open, text) in _RANGES.items():
+    flags.register_validator(
+        name, functools.partial(_in_range, low=low, high=high,
+                                low_open=low_open),
+        message=f'--{name} must be {text}', flag_values=fv)
 
 
 def define_task_flag(family: str, default: str, help_: str, fv=FLAGS):
@@ -184,11 +193,58 @@ def define_baseline_flags():
     flags.DEFINE_float(name, default,
                        helps.get(name, f'Baseline option {name}.'),
                        **group('baselines'))
+  if 'gittins_discount' in baselines_lib.OPTIONS:
+    flags.register_validator(
+        'gittins_discount',
+        lambda v: math.isfinite(v) and 0 < v < 1,
+        message='--gittins_discount must be in (0, 1)')
 
 
 def baseline_options():
   """Baseline options from the flags this launcher defines."""
   return {k: FLAGS[k].value for k in baselines_lib.OPTIONS if k in FLAGS}
+
+
+# name: (low, high, low excluded, the valid range in words); None is allowed
+# (an unset optional flag).
+_RANGES = {
+    'learning_rate': (0, 1, True, 'a finite number in (0, 1]'),
+    'learning_rate_final': (0, 1, False, 'a finite number in [0, 1]'),
+    'gamma': (0, 1, False, 'in [0, 1]'),
+    'beta_e': (0, math.inf, False, 'a finite number >= 0'),
+    'beta_e_final': (0, math.inf, False, 'a finite number >= 0'),
+    'beta_v': (0, math.inf, False, 'a finite number >= 0'),
+    'max_grad_norm': (0, math.inf, False, 'a finite number >= 0 (0: off)'),
+    'log_every_secs': (0, math.inf, False, 'a finite number >= 0'),
+    'seed': (0, math.inf, False, '>= 0'),
+    'agent_seed': (0, math.inf, False, '>= 0'),
+}
+
+
+def _in_range(value, low, high, low_open=False):
+  """Whether `value` is None or a finite number in [low, high] (low
+  excluded if `low_open`)."""
+  if value is None:
+    return True
+  if not math.isfinite(value) or value > high:
+    return False
+  return value > low if low_open else value >= low
+
+
+def check_output_dir(path, flag):
+  """One error line (exit 2) unless directory `path` exists and is
+  writable or can be created (its nearest existing ancestor is a writable
+  directory); checked before any work."""
+  path = os.path.abspath(path)
+  if os.path.exists(path) and not os.path.isdir(path):
+    fail(f'--{flag} {path} is a file, not a directory')
+  existing = path
+  while not os.path.exists(existing):
+    existing = os.path.dirname(existing)
+  if not os.path.isdir(existing):
+    fail(f'--{flag} {path}: {existing} is a file, not a directory')
+  if not os.access(existing, os.W_OK | os.X_OK):
+    fail(f'--{flag} {path}: {existing} is not writable')
 
 
 def _all_floats(values):
@@ -339,6 +395,7 @@ def train(make_task) -> str:
   """
   if not FLAGS.run_dir:
     fail('--run_dir is required')
+  check_output_dir(FLAGS.run_dir, 'run_dir')
   try:
     job = job_from_flags(make_task)
     result = experiment.train(job.task, job.agent, job.a2c, job.train,

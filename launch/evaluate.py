@@ -36,8 +36,10 @@ rewards, task ground truth, metrics and hidden states of the first
 
 import importlib
 import importlib.util
+import json
 import os
 import sys
+import tempfile
 
 from absl import app
 from absl import flags
@@ -76,6 +78,12 @@ flags.DEFINE_string('record', None, 'Write per-step data and hidden states of '
 flags.DEFINE_integer('record_episodes', 1000, 'Episodes kept by --record '
                      '(the first ones; all their steps).')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
+flags.register_validator('num_episodes', lambda v: v >= 2,
+                         message='--num_episodes must be >= 2')
+flags.register_validator('seed', lambda v: v >= 0,
+                         message='--seed must be >= 0')
+flags.register_validator('record_episodes', lambda v: v > 0,
+                         message='--record_episodes must be positive')
 FLAGS = flags.FLAGS
 
 
@@ -104,6 +112,54 @@ def _tensorboard_dir(saved_model, out_dir):
   if run_dir and os.path.abspath(out_dir) == os.path.join(run_dir, 'eval'):
     return os.path.join(run_dir, 'tb', 'eval')
   return os.path.join(out_dir, 'tb')
+
+
+def _record_path(path):
+  """The file --record writes: numpy's `savez` appends `.npz` to a name
+  without it, so the overwrite check and the printed path use that name."""
+  if not path:
+    return None
+  return path if path.endswith('.npz') else path + '.npz'
+
+
+def _write_json(path, data):
+  """Writes `data` to `path` atomically: to a temporary file in the same
+  directory, then renamed into place, so a failed write never leaves a
+  truncated file (which would block the rerun)."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.',
+                             suffix='.tmp', dir=directory)
+  try:
+    with os.fdopen(fd, 'w') as f:
+      json.dump(data, f, indent=1)
+      f.flush()
+      os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+  except BaseException:
+    try:
+      os.remove(tmp)
+    except OSError:
+      pass
+    raise
+
+
+def _check_metadata(policy):
+  """One error line unless the fields of the SavedModel's metadata that
+  evaluation reads have the types the exporter writes."""
+  meta = policy.metadata
+  where = f'{policy.path}/assets.extra/meta_rl.json'
+  if not isinstance(meta, dict):
+    common.fail(f'cannot load SavedModel: {where} is not a JSON object')
+  types = {'task': (str,), 'task_kwargs': (dict,), 'action_repeat': (int,),
+           'env_steps': (int, float)}
+  for key, allowed in types.items():
+    value = meta.get(key)
+    if value is not None and (not isinstance(value, allowed)
+                              or isinstance(value, bool)):
+      common.fail(f'cannot load SavedModel: {where} has a bad {key!r} '
+                  f'({value!r})')
 
 
 class _FactoryError(Exception):
@@ -139,8 +195,6 @@ def main(argv):
   common.no_arguments(argv)
   if not FLAGS.saved_model:
     common.fail('--saved_model is required')
-  if FLAGS.num_episodes < 2:
-    common.fail('--num_episodes must be >= 2')
   if FLAGS.env_batch < 1:
     common.fail('--env_batch must be >= 1')
   if FLAGS.env_factory:
@@ -148,15 +202,33 @@ def main(argv):
       if FLAGS[name].value is not None:
         common.fail(f'--{name} is for the tasks of this project; with '
                     '--env_factory the environments are your own')
+  # Where the outputs go is checked before anything is played (an explicit
+  # --output_dir before the SavedModel is even loaded).
+  out_dir = FLAGS.output_dir or _default_output_dir(FLAGS.saved_model)
+  if FLAGS.output_dir:
+    common.check_output_dir(out_dir, 'output_dir')
+  record = _record_path(FLAGS.record)
+  if record:
+    if os.path.isdir(record):
+      common.fail(f'--record {record} is a directory')
+    common.check_output_dir(os.path.dirname(os.path.abspath(record)),
+                            'record')
   import numpy as np  # pylint: disable=g-import-not-at-top
   from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
 
   try:
     policy = evaluation.SavedModelPolicy(FLAGS.saved_model, greedy=FLAGS.greedy)
-  except (FileNotFoundError, OSError) as e:
-    common.fail(f'cannot load SavedModel: {str(e).splitlines()[0]}')
   except evaluation.SignatureMismatchError as e:
     common.fail(str(e))
+  except Exception as e:  # pylint: disable=broad-except
+    # Missing or damaged files (variables, saved_model.pb, meta_rl.json) give
+    # whatever TF's readers raise: OpError, OSError, IndexError, ValueError
+    # (json.JSONDecodeError, protobuf's DecodeError), ...
+    message = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    common.fail(f'cannot load SavedModel {FLAGS.saved_model}: {message}')
+  _check_metadata(policy)
+  if not FLAGS.output_dir:
+    common.check_output_dir(out_dir, 'output_dir')
   meta = policy.metadata
   trained = meta.get('task')
   tasks = common.environments.TASKS
@@ -193,10 +265,9 @@ def main(argv):
       if k in trained_kwargs and trained_kwargs[k] != v:
         print(f'warning: {k}={v} differs from training ({trained_kwargs[k]}); '
               'the agent is tested outside its training range', file=sys.stderr)
-  out_dir = FLAGS.output_dir or _default_output_dir(FLAGS.saved_model)
   json_path = os.path.join(out_dir, f'{task}.json')
   png_path = os.path.join(out_dir, f'{task}.png')
-  for p in (json_path, png_path, FLAGS.record):
+  for p in (json_path, png_path, record):
     if p and os.path.exists(p) and not FLAGS.overwrite:
       common.fail(f'{p} exists; pass --overwrite or choose --output_dir')
 
@@ -233,7 +304,7 @@ def main(argv):
             'greedy': FLAGS.greedy, 'results': result.results}
   if factory is not None:
     report['env_factory'] = FLAGS.env_factory
-  evaluation.write_json(json_path, report)
+  _write_json(json_path, report)
   written = [json_path]
   if importlib.util.find_spec('matplotlib') is None:
     print('[evaluate] no figure: matplotlib (the analysis extra) is not '
@@ -245,13 +316,13 @@ def main(argv):
         f'({FLAGS.num_episodes} episodes)',
         suboptimal=episodes.get('metric_suboptimal'))
     written.append(png_path)
-  if FLAGS.record:
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.record)), exist_ok=True)
+  if record:
+    os.makedirs(os.path.dirname(os.path.abspath(record)), exist_ok=True)
     states = episodes.pop('states', {})
     kept = {k: v[:FLAGS.record_episodes] for k, v in episodes.items()}
-    np.savez_compressed(FLAGS.record, task=np.array(task), **kept,
+    np.savez_compressed(record, task=np.array(task), **kept,
                         **{f'state_{k}': v for k, v in states.items()})
-    written.append(FLAGS.record)
+    written.append(record)
   steps = int(meta.get('env_steps', 0))
   tb_dir = _tensorboard_dir(FLAGS.saved_model, out_dir)
   evaluation.write_tensorboard(

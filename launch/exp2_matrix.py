@@ -78,8 +78,10 @@ def main(argv):
     for group, dirs in (('agents', runs), ('ablations', ablations)):
       for train, path in dirs.items():
         policy = evaluation.SavedModelPolicy(os.path.join(path, 'saved_model'))
-        policy.check_fits_core(core)
-        result[group].setdefault(train, {})[test] = regret(core, policy)
+        # The test task at the agent's own episode length.
+        agent_core, _ = evaluation.test_core(test, policy.metadata)
+        policy.check_fits_core(agent_core)
+        result[group].setdefault(train, {})[test] = regret(agent_core, policy)
         print(f'{group[:-1]} trained on {train:<11} tested on {test:<11} '
               f'regret {result[group][train][test][0]:6.2f}', flush=True)
 

@@ -90,6 +90,22 @@ class TFPolicy:
     return action.numpy(), {k: v.numpy() for k, v in state.items()}
 
 
+class _SpecView:
+  """The fields of a spec as `export.spec_to_json` wrote them."""
+
+  def __init__(self, d):
+    if 'num_values' in d:
+      d = dict(d, minimum=0, maximum=d['num_values'] - 1)
+    self.minimum, self.maximum = d.get('minimum'), d.get('maximum')
+
+
+def _spec_range(spec):
+  """(min, max) over a bounded spec's elements, or None if unbounded."""
+  if getattr(spec, 'minimum', None) is None:
+    return None
+  return (float(np.min(spec.minimum)), float(np.max(spec.maximum)))
+
+
 class SavedModelPolicy(TFPolicy):
   """The exported agent as an evaluation policy (weights frozen)."""
 
@@ -136,6 +152,19 @@ class SavedModelPolicy(TFPolicy):
       raise SignatureMismatchError(
           f'SavedModel {self.path} has {self.num_actions} actions, task '
           f'{task} has {num_actions}')
+    trained = self.metadata.get('observation_spec', {})
+    for key, spec in observation_spec.items():
+      lo_hi = _spec_range(spec)
+      known = trained.get(key)
+      if lo_hi is None or not known:
+        continue
+      model = _spec_range(_SpecView(known))
+      if model is not None and (lo_hi[0] < model[0] or lo_hi[1] > model[1]):
+        raise SignatureMismatchError(
+            f'task {task} gives {key} in [{lo_hi[0]:g}, {lo_hi[1]:g}], outside '
+            f'the [{model[0]:g}, {model[1]:g}] the SavedModel {self.path} was '
+            'trained on and accepts (e.g. longer episodes: set num_trials to '
+            'at most the trained length)')
 
   def check_fits_core(self, core: core_lib.BatchedCore) -> None:
     self.check_fits(core.observation_spec(), core.num_actions, core.name)

@@ -23,11 +23,39 @@ TFRecord of `PredictionLog`s whose `PredictRequest`s call `initial_state` and
 the first `step` of an episode at batch sizes `WARMUP_BATCH_SIZES`, so that a
 model server runs both signatures once before it reports the model ready.
 `predict_request` builds those requests and those of `launch/serve_client.py`.
+
+Atomic versions. `export_agent` writes a whole version (SavedModel,
+`assets.extra/meta_rl.json`, warm-up file) into a temporary sibling folder
+`<base>/.tmp-<version>-<pid>` (not an integer, so TF Serving and the loaders
+ignore it) and renames it to `<base>/<version>` in one rename: an integer
+version folder only ever appears complete, and a failed export removes its
+temporary folder. One left behind by a killed process is ignored (delete it
+at leisure). Integer folders written otherwise (by older code, by a partial
+copy) are checked: a version is complete if it holds `saved_model.pb` and,
+where any version of the base has `assets.extra/meta_rl.json`, that file too.
+`latest_version_dir` takes the highest complete version and names the
+incomplete ones in a logged warning; `next_version` numbers after every
+integer folder, complete or not, so it never collides with one.
+
+Valid `step` inputs (anything else is refused with an `InvalidArgumentError`
+naming the input, raised by assertions inside the signature, so plain
+TensorFlow, `saved_model_cli` and TF Serving all refuse it):
+  prev_action   -1 (first step of an episode) or an action in [0, A).
+  prev_reward   finite.
+  observations  within their spec: a `BoundedArray` / `DiscreteArray` key
+                (e.g. `episode_step` in [0, episode length - 1], two-step's
+                `state` in [0, 3)) inside [minimum, maximum]; a float key
+                finite; uint8 pixels (any value) and other integer keys are
+                not checked.
+  state         finite (as returned by `initial_state` or the last `step`).
+The outputs are checked as well: `logits` and `value` finite (so `action` and
+`greedy_action` are always actions in [0, A)), else the step is refused
+rather than answered with an invalid action.
 """
 
 import json
 import os
-from typing import Any, Dict, Mapping, Sequence
+from typing import Any, Dict, Mapping, Sequence, Tuple
 
 from absl import logging
 import keras
@@ -41,6 +69,10 @@ METADATA_FILE = 'meta_rl.json'
 FORMAT_VERSION = 1
 WARMUP_FILE = 'tf_serving_warmup_requests'  # the name TF Serving looks for
 WARMUP_BATCH_SIZES = (1, 4)
+TEMP_PREFIX = '.tmp-'  # temporary export folders: `.tmp-<version>-<pid>`
+# The input and output checks of the exported `step`. Off only to measure
+# what they cost (tests/test_faults_exports.py); never export without them.
+_CHECK_INPUTS = True
 
 
 def spec_to_json(spec) -> Dict[str, Any]:
@@ -54,33 +86,185 @@ def spec_to_json(spec) -> Dict[str, Any]:
   return d
 
 
+def _integer_dirs(base_dir: str) -> list:
+  if not tf.io.gfile.isdir(base_dir):
+    return []
+  return sorted(int(d.strip('/')) for d in tf.io.gfile.listdir(base_dir)
+                if d.strip('/').isdigit())
+
+
+def _has_metadata(version_dir: str) -> bool:
+  return tf.io.gfile.exists(
+      os.path.join(version_dir, 'assets.extra', METADATA_FILE))
+
+
+def _has_graph(version_dir: str) -> bool:
+  return any(tf.io.gfile.exists(os.path.join(version_dir, f))
+             for f in ('saved_model.pb', 'saved_model.pbtxt'))
+
+
+def complete_versions(base_dir: str) -> Tuple[list, Dict[int, str]]:
+  """(complete integer versions ascending, {incomplete version: why}).
+
+  A version is complete if it holds `saved_model.pb` (written last by the
+  SavedModel writer) and, where any version of `base_dir` has
+  `assets.extra/meta_rl.json`, that file too (exports of this project write
+  it; a SavedModel of another origin may have none anywhere).
+  """
+  versions = _integer_dirs(base_dir)
+  dirs = {v: os.path.join(base_dir, str(v)) for v in versions}
+  graph = {v: _has_graph(d) for v, d in dirs.items()}
+  meta = {v: _has_metadata(d) for v, d in dirs.items()}
+  need_meta = any(meta.values())
+  complete, incomplete = [], {}
+  for v in versions:
+    if not graph[v]:
+      incomplete[v] = 'no saved_model.pb'
+    elif need_meta and not meta[v]:
+      incomplete[v] = f'no assets.extra/{METADATA_FILE}'
+    else:
+      complete.append(v)
+  return complete, incomplete
+
+
+def _warn_incomplete(base_dir: str, incomplete: Dict[int, str]) -> None:
+  if incomplete:
+    logging.warning(
+        'skipping incomplete SavedModel version(s) under %s (an interrupted '
+        'export?): %s', base_dir,
+        '; '.join(f'{v} ({why})' for v, why in sorted(incomplete.items())))
+
+
 def next_version(base_dir: str) -> int:
-  """One more than the largest integer version under `base_dir` (1 if none)."""
-  versions = [int(d) for d in tf.io.gfile.listdir(base_dir) if d.strip('/').isdigit()] \
-      if tf.io.gfile.isdir(base_dir) else []
+  """One more than the largest integer version folder under `base_dir` (1 if
+  none); incomplete ones count too (so the number is free) and are named in
+  a warning."""
+  versions = _integer_dirs(base_dir)
+  if versions:
+    _warn_incomplete(base_dir, complete_versions(base_dir)[1])
   return max(versions, default=0) + 1
 
 
 def latest_version_dir(path: str) -> str:
-  """`path` itself if it is a SavedModel, else its highest integer version."""
-  if tf.io.gfile.exists(os.path.join(path, 'saved_model.pb')):
+  """`path` itself if it is a SavedModel, else its highest complete integer
+  version (incomplete ones are skipped and named in a warning)."""
+  if _has_graph(path):
     return path
   if not tf.io.gfile.isdir(path):
     raise FileNotFoundError(f'no SavedModel at {path}')
-  versions = [int(d.strip('/')) for d in tf.io.gfile.listdir(path)
-              if d.strip('/').isdigit()]
-  if not versions:
+  complete, incomplete = complete_versions(path)
+  _warn_incomplete(path, incomplete)
+  if not complete:
+    if incomplete:
+      raise FileNotFoundError(
+          f'no complete SavedModel version in {path}; incomplete: ' +
+          ', '.join(f'{v} ({why})' for v, why in sorted(incomplete.items())))
     raise FileNotFoundError(f'no SavedModel or integer version dir in {path}')
-  return os.path.join(path, str(max(versions)))
+  return os.path.join(path, str(complete[-1]))
+
+
+def _bounds(spec):
+  """(minimum, maximum) arrays of a bounded spec whose bounds exclude some
+  value of its dtype, else None."""
+  if not hasattr(spec, 'minimum') or np.dtype(spec.dtype) == np.bool_:
+    return None
+  lo = np.broadcast_to(np.asarray(spec.minimum), spec.shape)
+  hi = np.broadcast_to(np.asarray(spec.maximum), spec.shape)
+  dtype = np.dtype(spec.dtype)
+  if np.issubdtype(dtype, np.integer):
+    info = np.iinfo(dtype)
+    if (lo <= info.min).all() and (hi >= info.max).all():
+      return None
+  elif not (np.isfinite(lo).any() or np.isfinite(hi).any()):
+    return None
+  return lo, hi
+
+
+def _range_text(lo, hi) -> str:
+  if lo.size and (lo == lo.flat[0]).all() and (hi == hi.flat[0]).all():
+    return f'[{lo.flat[0]}, {hi.flat[0]}]'
+  return 'the [minimum, maximum] of its spec (per element)'
+
+
+def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
+                    num_actions: int, state_names) -> Dict[str, tf.Tensor]:
+  """`inputs` after assertions that they are valid (see the module doc)."""
+  checks = []
+
+  def check(ok, message, value):
+    checks.append(tf.debugging.Assert(
+        tf.reduce_all(ok), [message, value], summarize=8))
+
+  a = inputs['prev_action']
+  check(tf.logical_and(a >= -1, a < num_actions),
+        f'prev_action must be -1 (first step) or an action in '
+        f'[0, {num_actions}); got', a)
+  check(tf.math.is_finite(inputs['prev_reward']),
+        'prev_reward must be finite; got', inputs['prev_reward'])
+  for key, spec in sorted(observation_spec.items()):
+    x = inputs[key]
+    dtype = np.dtype(spec.dtype)
+    if np.issubdtype(dtype, np.floating):
+      check(tf.math.is_finite(x), f'observation {key} must be finite; got', x)
+    bounds = _bounds(spec)
+    if bounds is not None:
+      lo, hi = bounds
+      lo_t = tf.constant(lo, x.dtype)
+      hi_t = tf.constant(hi, x.dtype)
+      check(tf.logical_and(x >= lo_t, x <= hi_t),
+            f'observation {key} must be in {_range_text(lo, hi)}; got', x)
+  for key in state_names:
+    check(tf.math.is_finite(inputs[key]),
+          f'state {key} must be finite (as initial_state or the last step '
+          'returned it); got', inputs[key])
+  with tf.control_dependencies(checks):
+    return {k: tf.identity(v) for k, v in inputs.items()}
+
+
+def _checked_outputs(logits: tf.Tensor, value: tf.Tensor):
+  ok = tf.logical_and(tf.reduce_all(tf.math.is_finite(logits)),
+                      tf.reduce_all(tf.math.is_finite(value)))
+  check = tf.debugging.Assert(ok, [
+      'the network computed non-finite logits or value from these inputs '
+      '(inputs too large?); logits:', logits, 'value:', value], summarize=8)
+  with tf.control_dependencies([check]):
+    return tf.identity(logits), tf.identity(value)
 
 
 def export_agent(agent: MetaRLAgent, observation_spec, base_dir: str,
                  metadata: Dict[str, Any], version: int = None) -> str:
-  """Writes the agent as `<base_dir>/<version>/`; returns that path."""
+  """Writes the agent as `<base_dir>/<version>/`; returns that path.
+
+  The version is written whole into `<base_dir>/.tmp-<version>-<pid>` and
+  renamed into place, so `<base_dir>/<version>` appears complete or not at
+  all; on an error the temporary folder is removed and the error raised.
+  """
   version = next_version(base_dir) if version is None else version
   path = os.path.join(base_dir, str(version))
   if tf.io.gfile.exists(path):
     raise FileExistsError(f'{path} exists')
+  tmp = os.path.join(base_dir, f'{TEMP_PREFIX}{version}-{os.getpid()}')
+  if tf.io.gfile.exists(tmp):  # this process's own, from a failed attempt
+    tf.io.gfile.rmtree(tmp)
+  tf.io.gfile.makedirs(base_dir)
+  try:
+    _write_version(agent, observation_spec, tmp, metadata, version)
+    if tf.io.gfile.exists(path):
+      raise FileExistsError(f'{path} exists')
+    tf.io.gfile.rename(tmp, path)
+  except BaseException:
+    if tf.io.gfile.exists(tmp):
+      try:
+        tf.io.gfile.rmtree(tmp)
+      except Exception:  # pylint: disable=broad-except
+        logging.warning('could not remove the temporary export %s', tmp)
+    raise
+  return path
+
+
+def _write_version(agent: MetaRLAgent, observation_spec, path: str,
+                   metadata: Dict[str, Any], version: int) -> None:
+  """Writes SavedModel, metadata and warm-up file of a version to `path`."""
   state_specs = {k: tf.TensorSpec([None, n], tf.float32, name=k)
                  for k, n in agent.state_sizes.items()}
   input_specs = {
@@ -93,15 +277,22 @@ def export_agent(agent: MetaRLAgent, observation_spec, base_dir: str,
     input_specs[key] = core_lib.batched_spec(spec, name=key)
   input_specs.update(state_specs)
   state_names = list(state_specs)
+  checked = _CHECK_INPUTS
 
   def step(inputs):
+    if checked:
+      inputs = _checked_inputs(inputs, observation_spec, agent.num_actions,
+                               state_names)
     state = {k: inputs[k] for k in state_names}
     out, next_state = agent.step(inputs, state)
+    logits, value = out.logits, out.value
+    if checked:
+      logits, value = _checked_outputs(logits, value)
     # Unseeded on purpose: fresh samples per call and per process.
-    action = sample_action(out.logits)
+    action = sample_action(logits)
     return dict(next_state, action=action,
-                greedy_action=sample_action(out.logits, greedy=True),
-                logits=out.logits, value=out.value)
+                greedy_action=sample_action(logits, greedy=True),
+                logits=logits, value=value)
 
   def initial_state(batch_size):
     return agent.initial_state(batch_size)
@@ -124,8 +315,7 @@ def export_agent(agent: MetaRLAgent, observation_spec, base_dir: str,
       state_sizes=agent.state_sizes)
   extra = os.path.join(path, 'assets.extra')
   tf.io.gfile.makedirs(extra)
-  with tf.io.gfile.GFile(os.path.join(extra, METADATA_FILE), 'w') as f:
-    json.dump(meta, f, indent=2, sort_keys=True, default=str)
+  _write_metadata(os.path.join(extra, METADATA_FILE), meta)
   try:
     write_warmup_requests(os.path.join(extra, WARMUP_FILE),
                           warmup_requests(observation_spec, agent.state_sizes))
@@ -140,7 +330,11 @@ def export_agent(agent: MetaRLAgent, observation_spec, base_dir: str,
       tf.io.gfile.remove(warmup)
     logging.warning('no TF Serving warm-up requests written: %s: %s',
                     type(e).__name__, e)
-  return path
+
+
+def _write_metadata(path: str, meta: Dict[str, Any]) -> None:
+  with tf.io.gfile.GFile(path, 'w') as f:
+    json.dump(meta, f, indent=2, sort_keys=True, default=str)
 
 
 def predict_request(signature_name: str, inputs: Mapping[str, Any],

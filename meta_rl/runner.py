@@ -22,11 +22,13 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import signal
 import sys
 import time
 from typing import Any, Callable, Dict, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from meta_rl import metrics as metrics_lib
@@ -61,34 +63,51 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
                     adopt: bool = False) -> bool:
   """Creates `run_dir` for a new run, or checks it for `resume`.
 
-  A new run refuses an existing non-empty directory (with `adopt`: only one
-  that holds a run's entries, `RUN_ENTRIES`; other files, e.g. those Ray Tune
-  puts in a trial directory before the trial starts, are kept) and writes
-  `config` (JSON-serialisable, may be nested) to config.json. A resumed run needs the
-  run's config.json and the same configuration, every entry included
+  A new run refuses an existing directory that holds a checkpoint or an
+  export, or files other than a run's entries (`RUN_ENTRIES`; with `adopt`
+  such files, e.g. those Ray Tune puts in a trial directory before the trial
+  starts, are kept); the entries of a run that failed before its first
+  checkpoint are replaced. It writes `config` (JSON-serialisable, may be
+  nested) to config.json. A resumed run needs the run's config.json (a
+  damaged one is a one-line RunDirError) and the same configuration, every
+  entry included
   (`total_steps` too: it sets the learning-rate and entropy schedules).
   A setting missing from an older run's config.json counts as equal when
   its value is the one `defaults` (nested like `config`) gives it: a setting
   added later with a default that keeps the old behaviour.
-  Returns True if there is a checkpoint to restore (a run killed before its
-  first checkpoint resumes from scratch).
+  Returns True if there are checkpoint files to restore (a run killed
+  before its first checkpoint resumes from scratch).
   """
   path = os.path.join(run_dir, CONFIG_FILE)
   if not resume:
     present = os.listdir(run_dir) if os.path.exists(run_dir) else []
-    if adopt:
-      present = [p for p in present if p in RUN_ENTRIES]
-    if present:
+    others = [p for p in present if p not in RUN_ENTRIES]
+    if (others and not adopt) or _has_progress(run_dir):
       raise RunDirError(f'run dir {run_dir} exists; resume it (--resume) or '
                         'choose another run dir')
+    # A run that failed before its first checkpoint (and export) left
+    # nothing to resume: its entries are replaced.
+    for p in present:
+      if p in RUN_ENTRIES and p != CONFIG_FILE:
+        shutil.rmtree(os.path.join(run_dir, p), ignore_errors=True)
     os.makedirs(run_dir, exist_ok=True)
     with open(path, 'w') as f:
       json.dump(config, f, indent=2, sort_keys=True, default=str)
     return False
   if not os.path.exists(path):
     raise RunDirError(f'cannot resume: no {CONFIG_FILE} in {run_dir}')
-  with open(path) as f:
-    saved = json.load(f)
+  try:
+    with open(path) as f:
+      saved = json.load(f)
+  except OSError as e:
+    raise RunDirError(f'cannot resume {run_dir}: cannot read {path}: '
+                      f'{e.strerror}') from e
+  except ValueError as e:
+    raise RunDirError(f'cannot resume {run_dir}: {path} is not a run '
+                      f'configuration ({e})') from e
+  if not isinstance(saved, dict) or not saved:
+    raise RunDirError(f'cannot resume {run_dir}: {path} is not a run '
+                      f'configuration (holds {json.dumps(saved)[:40]})')
   saved = _flatten(saved)
   current = _flatten(json.loads(json.dumps(config, default=str)))
   known = _flatten(json.loads(json.dumps(defaults or {}, default=str)))
@@ -101,7 +120,131 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
     k = diff[0]
     raise RunDirError(f'cannot resume {run_dir}: {k} was {saved.get(k)!r}, '
                       f'now {current.get(k)!r} ({len(diff)} setting(s) differ)')
-  return tf.train.latest_checkpoint(os.path.join(run_dir, 'checkpoints')) is not None
+  return bool(disk_checkpoints(os.path.join(run_dir, 'checkpoints')))
+
+
+def _has_progress(run_dir: str) -> bool:
+  """Whether `run_dir` holds a checkpoint (kept ones included) or an
+  export (anything in saved_model/)."""
+  checkpoints = os.path.join(run_dir, 'checkpoints')
+  exports = os.path.join(run_dir, 'saved_model')
+  return bool(disk_checkpoints(checkpoints) or
+              disk_checkpoints(os.path.join(checkpoints, KEPT)) or
+              (os.path.isdir(exports) and os.listdir(exports)) or
+              (os.path.exists(exports) and not os.path.isdir(exports)))
+
+
+def disk_checkpoints(directory: str) -> Dict[int, str]:
+  """{update: prefix} of the checkpoints whose files are in `directory`
+  (a `ckpt-N.index` or `ckpt-N.data-*` file), whatever its `checkpoint`
+  index file says; oldest first."""
+  found = {}
+  for f in tf.io.gfile.glob(os.path.join(directory, 'ckpt-*')):
+    base = os.path.basename(f)
+    number = base[len('ckpt-'):].split('.', 1)[0]
+    if number.isdigit() and base.split('.', 1)[-1].startswith(
+        ('index', 'data-')):
+      found[int(number)] = os.path.join(directory, f'ckpt-{int(number)}')
+  return dict(sorted(found.items()))
+
+
+def _remove_stale_temps(directory: str) -> list:
+  """Removes the `ckpt-N_temp*` folders (and index temp files) that
+  interrupted checkpoint writes leave behind; returns their names."""
+  removed = []
+  for sub in ('', KEPT):
+    d = os.path.join(directory, sub)
+    for f in (tf.io.gfile.glob(os.path.join(d, 'ckpt-*_temp*')) +
+              tf.io.gfile.glob(os.path.join(d, 'checkpoint.tmp*')) +
+              tf.io.gfile.glob(os.path.join(d, 'checkpoint.repair'))):
+      if os.path.isdir(f):
+        shutil.rmtree(f, ignore_errors=True)
+      else:
+        try:
+          os.remove(f)
+        except OSError:
+          continue
+      removed.append(os.path.relpath(f, directory))
+  return removed
+
+
+def _checkpoint_problem(prefix: str) -> Optional[str]:
+  """Why checkpoint `prefix` cannot be restored from its files alone (a
+  missing or unreadable .index or .data), or None."""
+  if not os.path.exists(prefix + '.index'):
+    return 'no .index file'
+  if not tf.io.gfile.glob(prefix + '.data-*'):
+    return 'no .data file'
+  return None
+
+
+def _one_line(e: BaseException) -> str:
+  text = getattr(e, 'message', None) or str(e) or type(e).__name__
+  return ' '.join(text.split())[:300]
+
+
+def _restore_newest(trainer, directory: str, log, name: str):
+  """Restores the newest checkpoint in `directory` (found on disk, not by
+  the index file) that restores completely, logging each newer one skipped
+  and why. Returns its prefix and the prefixes on disk up to it; raises
+  RunDirError (one line) if there are checkpoints and none restores."""
+  found = disk_checkpoints(directory)
+  reasons = []
+  for number in sorted(found, reverse=True):
+    prefix = found[number]
+    problem = _checkpoint_problem(prefix)
+    if problem is None:
+      try:
+        trainer.checkpoint.restore(prefix).assert_consumed()
+      except Exception as e:  # pylint: disable=broad-except
+        # Damaged files fail in many ways (OpError, IndexError, a proto
+        # DecodeError, an AssertionError of assert_consumed...).
+        problem = f'cannot be restored ({_one_line(e)})'
+    if problem is None:
+      return prefix, [found[n] for n in found if n <= number]
+    reasons.append(f'ckpt-{number}: {problem}')
+    log(f'[{name}] skipping damaged checkpoint {prefix}: {problem}')
+  if found:
+    raise RunDirError(f'cannot resume: no checkpoint in {directory} can be '
+                      f'restored ({"; ".join(reasons)})')
+  return None, []
+
+
+def _index_latest(directory: str) -> Optional[str]:
+  """The latest checkpoint the index file names, None if it is missing,
+  empty or unreadable."""
+  try:
+    state = tf.train.get_checkpoint_state(directory)
+  except Exception:  # pylint: disable=broad-except  # damaged index file
+    return None
+  return state.model_checkpoint_path if state else None
+
+
+def _write_index(directory: str, latest: str, prefixes: Sequence[str]):
+  """Rewrites the `checkpoint` index file (atomically) so that the
+  manager's latest is `latest` and it rotates `prefixes` (oldest first)."""
+  lines = [f'model_checkpoint_path: {json.dumps(os.path.basename(latest))}']
+  lines += [f'all_model_checkpoint_paths: {json.dumps(os.path.basename(p))}'
+            for p in prefixes]
+  lines += ['all_model_checkpoint_timestamps: '
+            f'{os.path.getmtime(p + ".index"):.6f}' for p in prefixes]
+  path = os.path.join(directory, 'checkpoint')
+  with open(path + '.repair', 'w') as f:
+    f.write('\n'.join(lines) + '\n')
+  os.replace(path + '.repair', path)
+
+
+def _non_finite(trainer) -> Optional[str]:
+  """The name of a checkpointed float variable (agent, optimizer) holding
+  NaN or inf, or None."""
+  variables = list(getattr(getattr(trainer, 'agent', None), 'variables', []))
+  variables += list(getattr(getattr(trainer, 'optimizer', None), 'variables',
+                            []) or [])
+  for v in variables:
+    value = np.asarray(v.numpy())
+    if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+      return getattr(v, 'path', None) or v.name
+  return None
 
 
 def hparams_from_config(config: Dict[str, Any]) -> Dict[str, Any]:
@@ -240,8 +383,13 @@ def run(trainer, run_dir: str, *, resume: bool = False,
   and, with `handle_signals`, SIGTERM, which end the run early: see
   `RunResult.stopped_by`); a non-finite loss raises `NonFiniteLossError`
   without writing a checkpoint, so the latest one on disk stays the last good
-  one. With `resume`, restores the latest checkpoint if there is one (else
-  starts from scratch). Every `log_every_secs` it writes every scalar the
+  one; no checkpoint is written of weights (or optimizer state) that hold
+  NaN or inf (`NonFiniteLossError` instead). With `resume`, removes the
+  folders of interrupted checkpoint writes and restores the newest
+  checkpoint found on disk (whatever the `checkpoint` index file says, which
+  is rewritten if damaged) that restores, logging each newer one skipped and
+  why; RunDirError if there are checkpoints and none restores; from scratch
+  if there is none. Every `log_every_secs` it writes every scalar the
   trainer returns (window means; per-episode means of episode sums; the
   task's derived metrics; rates) to TensorBoard and a progress line to `log`.
   The first update of a trainer traces and compiles its tf.function (a
@@ -262,14 +410,36 @@ def run(trainer, run_dir: str, *, resume: bool = False,
   analyses over training, e.g. Fig 6f; see `kept_checkpoints`).
   """
   log = log or (lambda s: print(s, file=sys.stderr, flush=True))
-  manager = tf.train.CheckpointManager(
-      trainer.checkpoint, os.path.join(run_dir, 'checkpoints'), max_to_keep=3)
-  if resume and manager.latest_checkpoint:
-    trainer.checkpoint.restore(manager.latest_checkpoint).assert_consumed()
-    log(f'[{name}] resumed from {manager.latest_checkpoint} at update '
-        f'{trainer.num_updates}')
+  directory = os.path.join(run_dir, 'checkpoints')
+  restored = None
+  if resume:
+    removed = _remove_stale_temps(directory)
+    if removed:
+      log(f'[{name}] removed unfinished checkpoint writes: '
+          f'{", ".join(removed)}')
+    restored, prefixes = _restore_newest(trainer, directory, log, name)
+    if restored and _index_latest(directory) != restored:
+      # A damaged or stale index file: the manager must continue from (and
+      # rotate) the checkpoints that are on disk.
+      log(f'[{name}] rewrote the index file {directory}/checkpoint from the '
+          'checkpoints on disk')
+      _write_index(directory, restored, prefixes)
+  index = os.path.join(directory, 'checkpoint')
+  if not restored and not disk_checkpoints(directory) and os.path.exists(index):
+    os.remove(index)  # names no checkpoint that exists (or is unreadable)
+  manager = tf.train.CheckpointManager(trainer.checkpoint, directory,
+                                       max_to_keep=3)
+  if restored:
+    log(f'[{name}] resumed from {restored} at update {trainer.num_updates}')
   elif resume:
     log(f'[{name}] no checkpoint in {manager.directory}: starting from scratch')
+
+  def save(number):
+    bad = _non_finite(trainer)
+    if bad is not None:
+      raise NonFiniteLossError(f'non-finite weights ({bad}) at update '
+                               f'{number}; not checkpointed')
+    return manager.save(checkpoint_number=number)
   writer = tf.summary.create_file_writer(os.path.join(run_dir, 'tb'))
   total_updates = trainer.total_updates
 
@@ -307,7 +477,7 @@ def run(trainer, run_dir: str, *, resume: bool = False,
       u = trainer.num_updates
       keep = bool(keep_every) and u % keep_every == 0
       if u % checkpoint_every == 0 or keep:
-        path = manager.save(checkpoint_number=u)
+        path = save(u)
         if keep:
           _keep_checkpoint(path, os.path.join(manager.directory, KEPT))
       now = time.time()
@@ -350,7 +520,8 @@ def run(trainer, run_dir: str, *, resume: bool = False,
     log(f'[{name}] interrupted: checkpointing and stopping')
     stopped_by = signal.SIGINT
   except NonFiniteLossError:
-    log(f'[{name}] stopping; last good checkpoint: {manager.latest_checkpoint}')
+    log(f'[{name}] stopping; last good checkpoint: '
+        f'{manager.latest_checkpoint or "none"}')
     raise
   finally:
     if handle_signals:
@@ -358,7 +529,12 @@ def run(trainer, run_dir: str, *, resume: bool = False,
     writer.close()
   if trainer.num_updates > 0 and manager.latest_checkpoint != os.path.join(
       manager.directory, f'ckpt-{trainer.num_updates}'):
-    manager.save(checkpoint_number=trainer.num_updates)
+    try:
+      save(trainer.num_updates)
+    except NonFiniteLossError:
+      log(f'[{name}] stopping; last good checkpoint: '
+          f'{manager.latest_checkpoint or "none"}')
+      raise
   return RunResult(trainer.num_updates, trainer.env_steps, trainer.frames,
                    time.time() - t_start, last_log, stopped_by)
 

@@ -1,0 +1,276 @@
+"""Every input is checked up front (issue 13): bad flag values, unusable
+output paths and damaged SavedModels are one `error:` line and exit 2,
+before any work and with nothing created; evaluate.py's outputs are written
+where it says, atomically."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+TINY = ['--num_trials=10', '--batch_size=8', '--unroll_length=10',
+        '--log_every_secs=0', '--total_steps=160']
+
+
+def _run_all(cases, timeout=300):
+  """Runs {key: argv after the interpreter} concurrently (each imports TF);
+  returns {key: CompletedProcess-like (returncode, stdout, stderr)}."""
+  procs = {k: subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=ENV,
+                               cwd=ROOT)
+           for k, argv in cases.items()}
+  out = {}
+  for k, p in procs.items():
+    stdout, stderr = p.communicate(timeout=timeout)
+    out[k] = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
+  return out
+
+
+def _error_line(proc):
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert proc.returncode == 2, proc.stderr[-3000:]
+  assert len(lines) == 1, proc.stderr[-3000:]
+  assert lines[0].startswith('error: '), lines[0]
+  return lines[0]
+
+
+def _launcher(name):
+  return os.path.join(ROOT, 'launch', name)
+
+
+BAD_TRAINING_FLAGS = [
+    ('--learning_rate=0', '(0, 1]'),
+    ('--learning_rate=-0.1', '(0, 1]'),
+    ('--learning_rate=nan', '(0, 1]'),
+    ('--learning_rate=inf', '(0, 1]'),
+    ('--learning_rate=50', '(0, 1]'),
+    ('--learning_rate_final=-1', '[0, 1]'),
+    ('--learning_rate_final=nan', '[0, 1]'),
+    ('--gamma=1.5', '[0, 1]'),
+    ('--gamma=-0.1', '[0, 1]'),
+    ('--gamma=nan', '[0, 1]'),
+    ('--beta_e=-0.05', '>= 0'),
+    ('--beta_e_final=inf', '>= 0'),
+    ('--beta_v=-1', '>= 0'),
+    ('--max_grad_norm=-1', '>= 0'),
+    ('--log_every_secs=nan', '>= 0'),
+    ('--seed=-1', '>= 0'),
+    ('--agent_seed=-3', '>= 0'),
+]
+
+
+def test_bad_training_flag_values_are_one_line_and_create_nothing(tmp_path):
+  cases = {}
+  for i, (arg, _) in enumerate(BAD_TRAINING_FLAGS):
+    cases[i] = [_launcher('bandits.py'), '--task=easy',
+                f'--run_dir={tmp_path / f"r{i}"}', *TINY, arg]
+  # The same validators are on every launcher's flags (two_step.py here).
+  cases['two_step'] = [_launcher('two_step.py'),
+                       f'--run_dir={tmp_path / "t"}', '--gamma=2']
+  results = _run_all(cases)
+  for i, (arg, valid) in enumerate(BAD_TRAINING_FLAGS):
+    line = _error_line(results[i])
+    name = arg.split('=')[0]
+    assert f'{name}=' in line and f'{name} must be' in line, line
+    assert valid in line, line
+  assert '--gamma must be in [0, 1]' in _error_line(results['two_step'])
+  assert os.listdir(tmp_path) == []  # no run dir
+
+
+def test_validators_are_on_a_private_flag_values_too():
+  """launch/sweep.py defines the launcher's flags on its own FlagValues."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, os.path.join(ROOT, 'launch'))
+  import common  # pylint: disable=g-import-not-at-top
+  fv = flags.FlagValues()
+  common.define_training_flags(fv)
+  fv(['x', '--learning_rate=0.01', '--learning_rate_final=0',
+      '--gamma=1', '--beta_e_final=0', '--max_grad_norm=0',
+      '--log_every_secs=0', '--seed=0'])  # edges are allowed
+  for arg in ('--learning_rate=nan', '--gamma=1.01', '--beta_v=-1e-9',
+              '--agent_seed=-1'):
+    fv2 = flags.FlagValues()
+    common.define_training_flags(fv2)
+    with pytest.raises(flags.IllegalFlagValueError, match='must be'):
+      fv2(['x', arg])
+
+
+def test_unusable_run_dir_is_one_line(tmp_path):
+  a_file = tmp_path / 'a_file'
+  a_file.write_text('x')
+  cases = {
+      'file': [_launcher('bandits.py'), '--task=easy', f'--run_dir={a_file}',
+               *TINY],
+      'under_file': [_launcher('bandits.py'), '--task=easy',
+                     f'--run_dir={a_file}/run', *TINY],
+  }
+  locked = tmp_path / 'locked'
+  locked.mkdir()
+  can_lock = os.geteuid() != 0  # root writes anywhere
+  if can_lock:
+    os.chmod(locked, 0o500)
+    cases['unwritable'] = [_launcher('bandits.py'), '--task=easy',
+                           f'--run_dir={locked}/run', *TINY]
+  try:
+    results = _run_all(cases)
+  finally:
+    os.chmod(locked, 0o700)
+  assert 'is a file' in _error_line(results['file'])
+  assert '--run_dir' in _error_line(results['file'])
+  assert 'is a file' in _error_line(results['under_file'])
+  if can_lock:
+    assert 'not writable' in _error_line(results['unwritable'])
+  assert a_file.read_text() == 'x'
+  assert os.listdir(locked) == []
+
+
+@pytest.fixture(scope='module')
+def saved_model(tmp_path_factory):
+  """A freshly initialised agent of the 'easy' bandit task, exported."""
+  base = str(tmp_path_factory.mktemp('sm') / 'saved_model')
+  code = (
+      'import sys; sys.path.insert(0, %r)\n'
+      'import environments\n'
+      'from meta_rl import agent, export\n'
+      'core = environments.make_core("easy", num_trials=10)\n'
+      'spec = core.observation_spec()\n'
+      'export.export_agent(agent.make_agent(spec, 2), spec, %r, '
+      '{"task": "easy", "task_kwargs": {"num_trials": 10}, '
+      '"action_repeat": 1, "env_steps": 0})\n' % (ROOT, base))
+  subprocess.run([sys.executable, '-c', code], check=True, env=ENV)
+  return base
+
+
+def _damaged_copies(saved_model, root):
+  """{name: path} of copies of `saved_model`, each damaged one way."""
+  def copy(name):
+    path = os.path.join(root, name)
+    shutil.copytree(saved_model, path)
+    return os.path.join(path, '1')
+
+  out = {}
+  version = copy('truncated_data')
+  data = [f for f in os.listdir(os.path.join(version, 'variables'))
+          if '.data' in f][0]
+  with open(os.path.join(version, 'variables', data), 'r+b') as f:
+    f.truncate(16)
+  out['truncated_data'] = version
+  version = copy('garbled_index')
+  with open(os.path.join(version, 'variables', 'variables.index'), 'wb') as f:
+    f.write(b'\x00garbage' * 10)
+  out['garbled_index'] = version
+  version = copy('no_variables')
+  shutil.rmtree(os.path.join(version, 'variables'))
+  os.makedirs(os.path.join(version, 'variables'))
+  out['no_variables'] = version
+  meta = lambda v: os.path.join(v, 'assets.extra', 'meta_rl.json')
+  for name, text in (('meta_truncated', '{"task": "ea'), ('meta_empty', ''),
+                     ('meta_list', '[]'),
+                     ('meta_bad_kwargs', '{"task": "easy", "task_kwargs": 3}'),
+                     ('meta_bad_task', '{"task": ["easy"]}')):
+    version = copy(name)
+    with open(meta(version), 'w') as f:
+      f.write(text)
+    out[name] = version
+  return out
+
+
+def test_evaluate_bad_input_is_one_line_before_any_work(saved_model,
+                                                        tmp_path):
+  a_file = tmp_path / 'a_file'
+  a_file.write_text('x')
+  evaluate = _launcher('evaluate.py')
+  sm = f'--saved_model={saved_model}'
+  cases = {
+      'discount_1': [evaluate, sm, '--gittins_discount=1'],
+      'discount_nan': [evaluate, sm, '--gittins_discount=nan'],
+      'discount_0': [evaluate, sm, '--gittins_discount=0'],
+      'seed': [evaluate, sm, '--seed=-1'],
+      'episodes': [evaluate, sm, '--num_episodes=0'],
+      'out_file': [evaluate, sm, f'--output_dir={a_file}'],
+      'out_under_file': [evaluate, sm, f'--output_dir={a_file}/eval'],
+      'record_under_file': [evaluate, sm, f'--output_dir={tmp_path / "o"}',
+                            f'--record={a_file}/rec.npz'],
+      # Trained on 10 trials: its episode_step input accepts [0, 9] only.
+      'longer_episodes': [evaluate, sm, '--num_trials=20',
+                          f'--output_dir={tmp_path / "o"}'],
+  }
+  damaged = _damaged_copies(saved_model, str(tmp_path / 'damaged'))
+  for name, path in damaged.items():
+    cases[name] = [evaluate, f'--saved_model={path}', '--num_episodes=10',
+                   f'--output_dir={tmp_path / "out" / name}']
+  results = _run_all(cases)
+  assert '--gittins_discount must be in (0, 1)' in _error_line(
+      results['discount_1'])
+  assert '--gittins_discount' in _error_line(results['discount_nan'])
+  assert '--gittins_discount' in _error_line(results['discount_0'])
+  assert '--seed must be >= 0' in _error_line(results['seed'])
+  assert '--num_episodes must be >= 2' in _error_line(results['episodes'])
+  for name in ('out_file', 'out_under_file'):
+    line = _error_line(results[name])
+    assert '--output_dir' in line and 'is a file' in line, line
+  line = _error_line(results['record_under_file'])
+  assert '--record' in line and 'is a file' in line, line
+  longer = results['longer_episodes']
+  assert longer.returncode == 2 and 'Traceback' not in longer.stderr
+  line = longer.stderr.strip().splitlines()[-1]
+  assert line.startswith('error: ') and 'episode_step in [0, 19]' in line
+  assert 'outside the [0, 9]' in line, line
+  for name in damaged:
+    line = _error_line(results[name])
+    assert 'SavedModel' in line, (name, line)
+    assert 'Traceback' not in results[name].stderr
+  # Nothing was evaluated or written.
+  assert not os.path.exists(tmp_path / 'out')
+  assert not os.path.exists(tmp_path / 'o')
+  assert a_file.read_text() == 'x'
+
+
+def test_evaluate_record_path_and_atomic_json(saved_model, tmp_path):
+  evaluate = _launcher('evaluate.py')
+  out = tmp_path / 'out'
+  args = [evaluate, f'--saved_model={saved_model}', '--num_episodes=4',
+          '--baselines=random', f'--output_dir={out}']
+  # A stale temporary file of an interrupted write is not the output.
+  out.mkdir()
+  proc = _run_all({0: [*args, f'--record={tmp_path / "rec"}']})[0]
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  record = str(tmp_path / 'rec.npz')
+  assert os.path.exists(record) and not os.path.exists(tmp_path / 'rec')
+  assert record in proc.stdout  # the printed path is the file written
+  report = json.load(open(out / 'easy.json'))
+  assert report['task'] == 'easy' and 'agent' in report['results']
+  assert [f for f in os.listdir(out) if f.endswith('.tmp')] == []
+  # The overwrite check looks at the file numpy wrote: with and without
+  # .npz, and for the JSON.
+  results = _run_all({
+      'rec': [*args[:-1], f'--output_dir={tmp_path / "out2"}',
+              f'--record={tmp_path / "rec"}'],
+      'rec_npz': [*args[:-1], f'--output_dir={tmp_path / "out3"}',
+                  f'--record={record}'],
+      'json': args,
+  })
+  for name, proc in results.items():
+    assert 'exists' in _error_line(proc), name
+  assert not os.path.exists(tmp_path / 'out2')
+
+
+def test_write_json_is_atomic(tmp_path, monkeypatch):
+  """A failing write leaves the old file (or none) and no temporary file."""
+  sys.path.insert(0, os.path.join(ROOT, 'launch'))
+  monkeypatch.setattr(sys, 'argv', ['evaluate.py'])
+  import evaluate  # pylint: disable=g-import-not-at-top
+  path = str(tmp_path / 'easy.json')
+  evaluate._write_json(path, {'a': 1})  # pylint: disable=protected-access
+  with pytest.raises(TypeError):
+    evaluate._write_json(path, {'a': 2, 'b': object()})  # pylint: disable=protected-access
+  assert json.load(open(path)) == {'a': 1}
+  assert os.listdir(tmp_path) == ['easy.json']
+  with pytest.raises(TypeError):
+    evaluate._write_json(str(tmp_path / 'new.json'), {'b': object()})  # pylint: disable=protected-access
+  assert os.listdir(tmp_path) == ['easy.json']
