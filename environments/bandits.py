@@ -72,6 +72,9 @@ class BernoulliBandit(core.TrialsCore):
   def num_actions(self) -> int:
     return 2
 
+  def possible_rewards(self):
+    return (0.0, 1.0)
+
   def reset(self, key, batch_size):
     probs = sample_arm_probs(self.distribution, key, batch_size)
     state = BanditState(probs, tf.zeros([batch_size], tf.int32))

@@ -28,11 +28,15 @@ logs, TensorBoard and evaluation alike:
                         hyperparameter sweep (launch/sweep.py), and whether
                         'min' or 'max' is best;
   default_baselines     names of the comparison policies of
-                        `meta_rl.baselines` that evaluation runs by default.
+                        `meta_rl.baselines` that evaluation runs by default;
+  possible_rewards()    the rewards one step can pay (None: continuous or
+                        unknown), against which an agent's one-hot reward
+                        input (`reward_values`) is checked.
 """
 
 import abc
-from typing import Any, Dict, Mapping, NamedTuple, Tuple
+import itertools
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
 
 from dm_env import specs
 import tensorflow as tf
@@ -122,6 +126,11 @@ class BatchedCore(abc.ABC):
   def observe(self, state: Any) -> Dict[str, tf.Tensor]:
     """The observation of `state` (cores with `observes_state`)."""
     raise NotImplementedError(f'{type(self).__name__} does not observe its state')
+
+  def possible_rewards(self) -> Optional[Tuple[float, ...]]:
+    """Every reward one step can pay (a superset is fine), or None if
+    rewards are continuous or unknown (the default)."""
+    return None
 
   def derived_metrics(self, totals: Mapping[str, float]) -> Dict[str, float]:
     """Task scalars from episode sums over a window of finished episodes.
@@ -302,6 +311,24 @@ class ActionRepeat(BatchedCore):
 
   def derived_metrics(self, totals):
     return self.core.derived_metrics(totals)
+
+  # More distinct sums than this: `possible_rewards` gives up (None).
+  MAX_REWARD_SUMS = 10_000
+
+  def possible_rewards(self):
+    """The sums of `repeat` primitive rewards (0 among them: fewer steps,
+    or a step that pays nothing), None if the core's are unknown or there
+    are more than `MAX_REWARD_SUMS` sums."""
+    base = self.core.possible_rewards()
+    if base is None:
+      return None
+    base = sorted(set(base) | {0.0})
+    sums = {0.0}
+    for _ in range(self.repeat):
+      sums = {round(s + r, 9) for s, r in itertools.product(sums, base)}
+      if len(sums) > self.MAX_REWARD_SUMS:
+        return None
+    return tuple(sorted(sums))
 
   def step(self, key, state, action):
     # A core that renders its state is rendered once, after the last step.

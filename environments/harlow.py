@@ -258,6 +258,10 @@ class HarlowTask(core.RenderedCore):
   def num_actions(self) -> int:
     return 3
 
+  def possible_rewards(self):
+    c = self.config
+    return (0.0, c.fixation_reward, c.correct_reward, c.wrong_reward)
+
   @property
   def episode_length(self) -> int:
     return self.config.max_steps

@@ -50,6 +50,10 @@ class InformativeBandit(core.TrialsCore):
   def num_actions(self) -> int:
     return self.num_arms
 
+  def possible_rewards(self):
+    return (TARGET_PAYOUT, NON_TARGET_PAYOUT,
+            *((k + 1) / 10 for k in range(self.num_arms - 1)))
+
   def arm_means(self, target: tf.Tensor) -> tf.Tensor:
     """Payouts float32 [B, num_arms] of episodes with the given targets."""
     target = tf.cast(target, tf.int32)

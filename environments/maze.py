@@ -331,6 +331,11 @@ class MazeTask(core.RenderedCore):
   def num_actions(self) -> int:
     return 6
 
+  def possible_rewards(self):
+    c = self.config
+    apples = (c.apple_reward,) if self._num_apples else ()
+    return (0.0, c.goal_reward, *apples)
+
   @property
   def episode_length(self) -> int:
     return self.config.episode_frames

@@ -94,6 +94,9 @@ class RestlessBandit(core.TrialsCore):
   def num_actions(self) -> int:
     return 2
 
+  def possible_rewards(self):
+    return (0.0, 1.0)
+
   def reset(self, key, batch_size):
     nu_key, p_key = core.split_key(key)
     state = RestlessState(

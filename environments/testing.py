@@ -35,6 +35,9 @@ class CueBandit(core.TrialsCore):
   def num_actions(self) -> int:
     return 2
 
+  def possible_rewards(self):
+    return (0.0, 1.0)
+
   def observation_spec(self):
     return {'pixels': specs.Array((self.size, self.size, 3), 'uint8',
                                   name='pixels')}

@@ -70,6 +70,9 @@ class TwoStepTask(core.BatchedCore):
   def num_actions(self) -> int:
     return 2
 
+  def possible_rewards(self):
+    return (0.0, 1.0)
+
   @property
   def episode_length(self) -> int:
     return 2 * self.num_trials

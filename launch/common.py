@@ -22,10 +22,39 @@ import functools
 import json
 import math
 import os
+import signal
 import sys
 from typing import Any, Dict
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TF is imported
+
+# The real stderr, also while `import_tensorflow` sends fd 2 to /dev/null.
+_STDERR = os.dup(2)
+_started = False  # set once the flags are parsed (`parse_flags`)
+
+
+def _interrupted(signum, frame):
+  """Ctrl-C in a launcher outside the training loop (which handles it
+  itself: `runner.run`): one line and exit 130, no traceback. While
+  starting (imports, flags) nothing has been done: the process ends at once;
+  later SystemExit unwinds, so that outputs being written are removed
+  (exports, JSON and config files are written whole or not at all)."""
+  del frame
+  os.write(_STDERR, b'interrupted (Ctrl-C)' +
+           (b' while starting; nothing was done\n' if not _started else b'\n'))
+  if not _started:
+    os._exit(128 + signum)  # pylint: disable=protected-access
+  raise SystemExit(128 + signum)
+
+
+def _in_launcher() -> bool:
+  main = getattr(sys.modules.get('__main__'), '__file__', None) or ''
+  return os.path.dirname(os.path.abspath(main)) == os.path.dirname(
+      os.path.abspath(__file__))
+
+
+if _in_launcher() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+  signal.signal(signal.SIGINT, _interrupted)
 
 from absl import flags  # pylint: disable=g-import-not-at-top
 from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
@@ -317,9 +346,18 @@ def parse_flags(argv):
     sys.stdout.write(help_text())
     sys.exit(0)
   try:
-    return FLAGS(argv)
+    argv = FLAGS(argv)
   except flags.Error as e:
     fail(str(e).splitlines()[0])
+  mark_started()
+  return argv
+
+
+def mark_started():
+  """From now on Ctrl-C outside training unwinds (SystemExit) instead of
+  ending the process at once (see `_interrupted`)."""
+  global _started
+  _started = True
 
 
 def no_arguments(argv):
@@ -406,12 +444,18 @@ def train(make_task) -> str:
     fail(str(e).splitlines()[0])
   name = job.task.name
   if result.stopped_early:
-    print(f'[{name}] stopped at update {result.num_updates} '
-          '(checkpointed); continue with --resume', file=sys.stderr)
+    if result.checkpoint:
+      print(f'[{name}] stopped at update {result.num_updates} (latest '
+            f'checkpoint: {result.checkpoint}); continue with --resume',
+            file=sys.stderr)
+    else:
+      print(f'[{name}] stopped before the first update; nothing was '
+            'checkpointed (rerun the command to start again)', file=sys.stderr)
     sys.exit(128 + int(result.stopped_by))
-  print(f'[{name}] {result.num_updates} updates, {result.env_steps} env '
-        f'steps in {result.seconds:.0f} s; exported {result.saved_model}',
-        file=sys.stderr)
+  if result.exported:
+    print(f'[{name}] {result.num_updates} updates, {result.env_steps} env '
+          f'steps in {result.seconds:.0f} s; exported {result.saved_model}',
+          file=sys.stderr)
   print(result.saved_model)
   return result.saved_model
 
@@ -468,7 +512,8 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
 
 def run_policy(run_dir, core, task, flag):
   """The frozen agent of another run to compare (e.g. --seed_runs): its
-  SavedModel, or the latest checkpoint of a run stopped before it exported.
+  SavedModel, or the newest checkpoint that is not damaged of a run stopped
+  before it exported.
   Returns `(policy, label)`; a run of another task, one with neither, or
   one that does not fit `core` is one error line naming `--flag`, exit 2."""
   from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
@@ -480,11 +525,11 @@ def run_policy(run_dir, core, task, flag):
         fail(f'--{flag} {run_dir} holds no agent trained on {task}')
       policy.check_fits_core(core)
       return policy, name
-    kept = runner.kept_checkpoints(run_dir)
-    if not kept:
+    if not runner.kept_checkpoints(run_dir):
       fail(f'--{flag} {run_dir}: no SavedModel or checkpoint')
-    return (evaluation.checkpoint_policy(run_dir, kept[max(kept)], core),
-            f'{name} (update {max(kept)})')
+    prefix = runner.find_checkpoint(run_dir)  # skips damaged ones, saying so
+    return (evaluation.checkpoint_policy(run_dir, prefix, core),
+            f'{name} (update {prefix.rsplit("-", 1)[-1]})')
   except (OSError, ValueError) as e:
     fail(f'--{flag} {run_dir}: {str(e).splitlines()[0]}')
 

@@ -85,9 +85,8 @@ def main(argv):
             'state_tensors': [k[len('state_'):] for k in states],
             'r2_posterior_mean_arm': r2, 'r2_posterior_mean_difference': float(r2_diff),
             'r2_control_trial_index_only': r2_time}
-  import json  # pylint: disable=g-import-not-at-top
-  with open(out_json, 'w') as f:
-    json.dump(result, f, indent=1)
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  evaluation.write_json(out_json, result)
 
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')

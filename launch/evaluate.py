@@ -36,10 +36,8 @@ rewards, task ground truth, metrics and hidden states of the first
 
 import importlib
 import importlib.util
-import json
 import os
 import sys
-import tempfile
 
 from absl import app
 from absl import flags
@@ -120,29 +118,6 @@ def _record_path(path):
   if not path:
     return None
   return path if path.endswith('.npz') else path + '.npz'
-
-
-def _write_json(path, data):
-  """Writes `data` to `path` atomically: to a temporary file in the same
-  directory, then renamed into place, so a failed write never leaves a
-  truncated file (which would block the rerun)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.',
-                             suffix='.tmp', dir=directory)
-  try:
-    with os.fdopen(fd, 'w') as f:
-      json.dump(data, f, indent=1)
-      f.flush()
-      os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-  except BaseException:
-    try:
-      os.remove(tmp)
-    except OSError:
-      pass
-    raise
 
 
 def _check_metadata(policy):
@@ -304,7 +279,7 @@ def main(argv):
             'greedy': FLAGS.greedy, 'results': result.results}
   if factory is not None:
     report['env_factory'] = FLAGS.env_factory
-  _write_json(json_path, report)
+  evaluation.write_json(json_path, report)
   written = [json_path]
   if importlib.util.find_spec('matplotlib') is None:
     print('[evaluate] no figure: matplotlib (the analysis extra) is not '

@@ -101,8 +101,7 @@ def main(argv):
     lines.append(f'| *{name}* | ' + ' | '.join(
         f'{cells[t][0]:.2f} ± {cells[t][1]:.2f}' for t in DISTS) + ' |')
   table = header + '\n'.join(lines) + '\n'
-  with open(paths['md'], 'w') as f:
-    f.write(table)
+  evaluation.write_text(paths['md'], table)
   print(table)
 
   import matplotlib  # pylint: disable=g-import-not-at-top

@@ -584,9 +584,11 @@ def parse_flags(argv):
     sys.stdout.write(common.help_text(extra))
     sys.exit(0)
   try:
-    return FLAGS(argv, known_only=True)
+    argv = FLAGS(argv, known_only=True)
   except flags.Error as e:
     common.fail(str(e).splitlines()[0])
+  common.mark_started()
+  return argv
 
 
 if __name__ == '__main__':

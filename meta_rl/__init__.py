@@ -26,7 +26,8 @@ The public API:
       what the library raises besides ValueError.
 
 Modules: `agent`, `losses`, `training`, `runner` (run dirs, checkpoints,
-logging), `metrics` (episode bookkeeping), `experiment`, `export`,
+logging), `metrics` (episode bookkeeping), `preflight` (a run's sizes and
+settings checked before it starts), `experiment`, `export`,
 `evaluation`, `baselines`, `analysis`. Tasks live in the `environments`
 package.
 """

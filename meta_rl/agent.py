@@ -48,6 +48,9 @@ import tensorflow as tf
 
 State = Dict[str, tf.Tensor]
 
+# A previous reward within this of one of `reward_values` is encoded as it.
+REWARD_TOLERANCE = 1e-4
+
 
 @dataclasses.dataclass(frozen=True)
 class AgentConfig:
@@ -323,7 +326,8 @@ class MetaRLAgent(keras.layers.Layer):
     reward = tf.cast(reward, tf.float32)
     values = self.config.reward_values
     if values:
-      match = tf.abs(reward[:, None] - tf.constant(values, tf.float32)[None]) < 1e-4
+      match = tf.abs(reward[:, None] -
+                     tf.constant(values, tf.float32)[None]) < REWARD_TOLERANCE
       encoded = tf.cast(match, tf.float32)
     else:
       encoded = reward[:, None]

@@ -17,13 +17,15 @@ must not land in the serving path).
 import dataclasses
 import json
 import os
+import sys
 import time
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import environments
 from meta_rl import agent as agent_lib
 from meta_rl import evaluation
 from meta_rl import export
+from meta_rl import preflight
 from meta_rl import runner
 from meta_rl import training
 from meta_rl.runner import RunDirError  # pylint: disable=unused-import
@@ -82,13 +84,17 @@ class RunConfig:
 @dataclasses.dataclass
 class TrainResult:
   run_dir: str
-  saved_model: Optional[str]  # None if stopped early or export=False
+  # None if stopped early or export=False; for a finished run resumed, its
+  # existing export of the final update (`exported` False) if there is one.
+  saved_model: Optional[str]
   num_updates: int
   env_steps: int
   frames: int
   seconds: float
   last_log: Dict[str, float]
   stopped_by: Optional[int]
+  exported: bool = False  # whether this call wrote `saved_model`
+  checkpoint: Optional[str] = None  # the latest checkpoint at the end
 
   @property
   def stopped_early(self) -> bool:
@@ -131,14 +137,17 @@ def _export(net, task: TaskConfig, core, agent: agent_lib.AgentConfig,
 
 
 def export_checkpoint(run_dir: str, update: Optional[int] = None) -> str:
-  """Exports the agent of one of a run's training checkpoints (the latest by
-  default; `update` picks one of `runner.kept_checkpoints`) as the next
+  """Exports the agent of one of a run's training checkpoints (by default
+  the newest that is not damaged, each newer one skipped with a line on
+  stderr saying why; `update` picks one of `runner.kept_checkpoints`, see
+  `runner.find_checkpoint`) as the next
   SavedModel version of RUN_DIR/saved_model/, e.g. for a run stopped before
   its end (which exports nothing by itself) or an earlier kept checkpoint.
   The metadata names the checkpoint. Returns the SavedModel path.
 
   Raises:
-    RunDirError: no run configuration, or no such checkpoint.
+    RunDirError: no run configuration, no such checkpoint, a damaged
+      `update`, or no checkpoint that is not damaged.
     ValueError: the checkpoint does not hold this run's agent.
   """
   path = os.path.join(run_dir, runner.CONFIG_FILE)
@@ -186,15 +195,22 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
     NonFiniteLossError: the loss diverged; the last checkpoint is the last
       good one.
   """
+  log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+  extended = None
+  if run.resume:
+    train_config, extended = _continued(run.run_dir, train_config, task.name)
   # Everything that can fail on bad settings comes before the run dir.
   core = task.make_core()
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions, agent)
+  preflight.check_run(core, net, train_config)  # before B-sized tensors
   trainer = training.InGraphTrainer(core, net, a2c, train_config)
   runner.prepare_run_dir(
       run.run_dir, run_config_dict(task, agent, a2c, train_config), run.resume,
       defaults=run_config_dict(TaskConfig(task.name), agent_lib.AgentConfig(),
                                training.A2CConfig(), training.TrainConfig()),
       adopt=run.adopt_dir)
+  if extended:
+    log(extended)
   result = runner.run(trainer, run.run_dir, resume=run.resume,
                       checkpoint_every=run.checkpoint_every,
                       log_every_secs=run.log_every_secs, name=task.name,
@@ -202,11 +218,61 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
                       handle_signals=run.handle_signals,
                       keep_every=run.keep_every,
                       histogram_every_secs=run.histogram_every_secs)
-  path = None
+  path, exported = None, False
   if run.export and not result.stopped_early:
-    path = _export(net, task, core, agent, a2c, train_config, run.run_dir,
-                   dict(metadata or {}, num_updates=result.num_updates,
-                        env_steps=result.env_steps, frames=result.frames))
+    if not result.trained:  # a finished run resumed
+      path = _final_export(run.run_dir, result.num_updates)
+      if path:
+        log(f'[{task.name}] its SavedModel is {path} (launch/export.py '
+            'exports a checkpoint again)')
+    if path is None:
+      path = _export(net, task, core, agent, a2c, train_config, run.run_dir,
+                     dict(metadata or {}, num_updates=result.num_updates,
+                          env_steps=result.env_steps, frames=result.frames))
+      exported = True
   return TrainResult(run.run_dir, path, result.num_updates, result.env_steps,
                      result.frames, result.seconds, result.last_log,
-                     result.stopped_by)
+                     result.stopped_by, exported, result.checkpoint)
+
+
+def _continued(run_dir: str, train_config: training.TrainConfig, name: str
+               ) -> Tuple[training.TrainConfig, Optional[str]]:
+  """`train_config` for resuming the run in `run_dir`, and a line to log
+  if it changes `total_steps`: with another `total_steps` (extending or
+  shortening the run), its schedules keep the length they had
+  (`schedule_steps`). A run dir without a readable config.json is left to
+  `runner.prepare_run_dir` to refuse."""
+  try:
+    saved = runner.read_run_config(run_dir).get('train')
+  except RunDirError:
+    return train_config, None
+  if not isinstance(saved, dict) or not isinstance(
+      saved.get('total_steps'), int):
+    return train_config, None
+  if train_config.schedule_steps is not None:
+    return train_config, None  # given: prepare_run_dir checks it is the run's
+  schedule = saved.get('schedule_steps') or saved['total_steps']
+  line = None
+  if train_config.total_steps != saved['total_steps']:
+    line = (f'[{name}] total_steps {saved["total_steps"]} -> '
+            f'{train_config.total_steps}; the learning-rate and entropy '
+            f'schedules keep their length ({schedule} steps), then their '
+            'final values')
+  return dataclasses.replace(
+      train_config, schedule_steps=(
+          None if schedule == train_config.total_steps else schedule)), line
+
+
+def _final_export(run_dir: str, num_updates: int) -> Optional[str]:
+  """The newest complete SavedModel of RUN_DIR/saved_model/ exported at
+  `num_updates` updates, or None."""
+  base = os.path.join(run_dir, 'saved_model')
+  complete, _ = export.complete_versions(base)
+  for version in reversed(complete):
+    path = os.path.join(base, str(version))
+    try:
+      if export.read_metadata(path).get('num_updates') == num_updates:
+        return path
+    except (OSError, ValueError):
+      continue
+  return None

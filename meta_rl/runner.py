@@ -58,6 +58,54 @@ def _flatten(config, prefix=''):
 RUN_ENTRIES = (CONFIG_FILE, 'checkpoints', 'tb', 'saved_model')
 
 
+# Settings that a resumed run may change: a larger `total_steps` extends the
+# run (a smaller one ends it sooner); its schedules keep their length
+# (`TrainConfig.schedule_steps`, which `experiment.train` sets).
+RESUME_MAY_CHANGE = ('train.total_steps',)
+
+
+def read_run_config(run_dir: str) -> Dict[str, Any]:
+  """The run's config.json; RunDirError (one line) if missing or damaged."""
+  path = os.path.join(run_dir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise RunDirError(f'no {CONFIG_FILE} in {run_dir}')
+  try:
+    with open(path) as f:
+      saved = json.load(f)
+  except OSError as e:
+    raise RunDirError(f'cannot read {path}: {e.strerror}') from e
+  except ValueError as e:
+    raise RunDirError(f'{path} is not a run configuration ({e})') from e
+  if not isinstance(saved, dict) or not saved:
+    raise RunDirError(f'{path} is not a run configuration (holds '
+                      f'{json.dumps(saved)[:40]})')
+  return saved
+
+
+def _write_config(path: str, config: Dict[str, Any]) -> None:
+  """Writes config.json whole or not at all (temporary file, rename)."""
+  tmp = f'{path}.tmp-{os.getpid()}'
+  try:
+    with open(tmp, 'w') as f:
+      json.dump(config, f, indent=2, sort_keys=True, default=str)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def _with_schedule(flat: Dict[str, Any]) -> Dict[str, Any]:
+  """`flat` with an unset `train.schedule_steps` made explicit (it is then
+  `train.total_steps`), so runs written before the setting existed and
+  extended runs compare alike."""
+  if flat.get('train.schedule_steps') is None and 'train.total_steps' in flat:
+    flat = dict(flat)
+    flat['train.schedule_steps'] = flat['train.total_steps']
+  return flat
+
+
 def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
                     defaults: Optional[Dict[str, Any]] = None,
                     adopt: bool = False) -> bool:
@@ -70,8 +118,9 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
   checkpoint are replaced. It writes `config` (JSON-serialisable, may be
   nested) to config.json. A resumed run needs the run's config.json (a
   damaged one is a one-line RunDirError) and the same configuration, every
-  entry included
-  (`total_steps` too: it sets the learning-rate and entropy schedules).
+  entry included, except `RESUME_MAY_CHANGE` (`train.total_steps`: the new
+  value is written to config.json; the schedules' length,
+  `train.schedule_steps`, unset meaning `train.total_steps`, must stay).
   A setting missing from an older run's config.json counts as equal when
   its value is the one `defaults` (nested like `config`) gives it: a setting
   added later with a default that keeps the old behaviour.
@@ -91,35 +140,28 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
       if p in RUN_ENTRIES and p != CONFIG_FILE:
         shutil.rmtree(os.path.join(run_dir, p), ignore_errors=True)
     os.makedirs(run_dir, exist_ok=True)
-    with open(path, 'w') as f:
-      json.dump(config, f, indent=2, sort_keys=True, default=str)
+    _write_config(path, config)
     return False
-  if not os.path.exists(path):
-    raise RunDirError(f'cannot resume: no {CONFIG_FILE} in {run_dir}')
   try:
-    with open(path) as f:
-      saved = json.load(f)
-  except OSError as e:
-    raise RunDirError(f'cannot resume {run_dir}: cannot read {path}: '
-                      f'{e.strerror}') from e
-  except ValueError as e:
-    raise RunDirError(f'cannot resume {run_dir}: {path} is not a run '
-                      f'configuration ({e})') from e
-  if not isinstance(saved, dict) or not saved:
-    raise RunDirError(f'cannot resume {run_dir}: {path} is not a run '
-                      f'configuration (holds {json.dumps(saved)[:40]})')
-  saved = _flatten(saved)
+    saved = _flatten(read_run_config(run_dir))
+  except RunDirError as e:
+    raise RunDirError(f'cannot resume {run_dir}: {e}') from e
   current = _flatten(json.loads(json.dumps(config, default=str)))
   known = _flatten(json.loads(json.dumps(defaults or {}, default=str)))
   for k, v in current.items():
     if k not in saved and k in known and known[k] == v:
       saved[k] = v
+  saved, current = _with_schedule(saved), _with_schedule(current)
   diff = sorted(k for k in set(saved) | set(current)  # NaN equals NaN
                 if json.dumps(saved.get(k)) != json.dumps(current.get(k)))
+  changed = [k for k in diff if k in RESUME_MAY_CHANGE]
+  diff = [k for k in diff if k not in RESUME_MAY_CHANGE]
   if diff:
     k = diff[0]
     raise RunDirError(f'cannot resume {run_dir}: {k} was {saved.get(k)!r}, '
                       f'now {current.get(k)!r} ({len(diff)} setting(s) differ)')
+  if changed:
+    _write_config(path, config)
   return bool(disk_checkpoints(os.path.join(run_dir, 'checkpoints')))
 
 
@@ -189,25 +231,48 @@ def _restore_newest(trainer, directory: str, log, name: str):
   and why. Returns its prefix and the prefixes on disk up to it; raises
   RunDirError (one line) if there are checkpoints and none restores."""
   found = disk_checkpoints(directory)
+  number, reasons = _newest_restorable(
+      found, lambda prefix: trainer.checkpoint.restore(prefix).assert_consumed(),
+      log, name)
+  if number is not None:
+    return found[number], [found[n] for n in found if n <= number]
+  if found:
+    raise RunDirError(f'cannot resume: no checkpoint in {directory} can be '
+                      f'restored ({"; ".join(reasons)})')
+  return None, []
+
+
+def _newest_restorable(found: Dict[int, str], restore: Callable[[str], Any],
+                       log, name: str):
+  """The update of the newest checkpoint of `found` ({update: prefix})
+  whose files are there and that `restore(prefix)` restores without an
+  error, logging each newer one skipped and why; and the reasons
+  (`ckpt-N: why`) of those skipped. (None, reasons) if none restores."""
   reasons = []
   for number in sorted(found, reverse=True):
     prefix = found[number]
     problem = _checkpoint_problem(prefix)
     if problem is None:
       try:
-        trainer.checkpoint.restore(prefix).assert_consumed()
+        restore(prefix)
       except Exception as e:  # pylint: disable=broad-except
         # Damaged files fail in many ways (OpError, IndexError, a proto
         # DecodeError, an AssertionError of assert_consumed...).
         problem = f'cannot be restored ({_one_line(e)})'
     if problem is None:
-      return prefix, [found[n] for n in found if n <= number]
+      return number, reasons
     reasons.append(f'ckpt-{number}: {problem}')
     log(f'[{name}] skipping damaged checkpoint {prefix}: {problem}')
-  if found:
-    raise RunDirError(f'cannot resume: no checkpoint in {directory} can be '
-                      f'restored ({"; ".join(reasons)})')
-  return None, []
+  return None, reasons
+
+
+def read_checkpoint(prefix: str) -> None:
+  """Reads every tensor of checkpoint `prefix`, so that the reader checks
+  the index and each tensor's checksum; raises what the reader raises
+  (e.g. `tf.errors.DataLossError`) for damaged files."""
+  reader = tf.train.load_checkpoint(prefix)
+  for key in reader.get_variable_to_shape_map():
+    reader.get_tensor(key)
 
 
 def _index_latest(directory: str) -> Optional[str]:
@@ -364,6 +429,13 @@ class RunResult:
   seconds: float
   last_log: Dict[str, float]
   stopped_by: Optional[int]  # signal number (SIGINT/SIGTERM) if stopped early
+  first_update: int = 0  # num_updates when this start began (after restore)
+  checkpoint: Optional[str] = None  # the latest checkpoint at the end
+
+  @property
+  def trained(self) -> int:
+    """Updates this start trained (0 for a finished run resumed)."""
+    return self.num_updates - self.first_update
 
   @property
   def stopped_early(self) -> bool:
@@ -381,7 +453,12 @@ def run(trainer, run_dir: str, *, resume: bool = False,
 
   Checkpoints every `checkpoint_every` updates and at exit (also on Ctrl-C
   and, with `handle_signals`, SIGTERM, which end the run early: see
-  `RunResult.stopped_by`); a non-finite loss raises `NonFiniteLossError`
+  `RunResult.stopped_by`; with `handle_signals` both only set a flag that
+  the loop reads between updates, so a signal during an update, the first
+  one's compilation included, stops the run after it, and the lines say
+  which checkpoint holds what: none is written before the first update or
+  when the latest one is already of the current update); a non-finite loss
+  raises `NonFiniteLossError`
   without writing a checkpoint, so the latest one on disk stays the last good
   one; no checkpoint is written of weights (or optimizer state) that hold
   NaN or inf (`NonFiniteLossError` instead). With `resume`, removes the
@@ -433,6 +510,10 @@ def run(trainer, run_dir: str, *, resume: bool = False,
     log(f'[{name}] resumed from {restored} at update {trainer.num_updates}')
   elif resume:
     log(f'[{name}] no checkpoint in {manager.directory}: starting from scratch')
+  first_update = trainer.num_updates
+  if first_update >= trainer.total_updates:
+    log(f'[{name}] finished already: update {first_update} of '
+        f'{trainer.total_updates}; nothing to train')
 
   def save(number):
     bad = _non_finite(trainer)
@@ -447,9 +528,17 @@ def run(trainer, run_dir: str, *, resume: bool = False,
 
   def _handler(signum, frame):
     del frame
+    if stop['signal'] == signal.SIGINT and signum == signal.SIGINT:
+      raise KeyboardInterrupt  # a second Ctrl-C: stop now (still checkpoints)
     stop['signal'] = signum
+    try:
+      log(f'[{name}] signal {signum}: stopping after the current update'
+          + (' (Ctrl-C again: now)' if signum == signal.SIGINT else ''))
+    except RuntimeError:  # a reentrant write to the stream: skip the line
+      pass
 
-  old = signal.signal(signal.SIGTERM, _handler) if handle_signals else None
+  old = ({s: signal.signal(s, _handler) for s in (signal.SIGTERM, signal.SIGINT)}
+         if handle_signals else {})
   t_start = time.time()
   # The first update of a trainer compiles its tf.function.
   compiled = getattr(trainer, 'compiled', False)
@@ -464,7 +553,6 @@ def run(trainer, run_dir: str, *, resume: bool = False,
   try:
     while trainer.num_updates < total_updates:
       if stop['signal'] is not None:
-        log(f'[{name}] signal {stop["signal"]}: checkpointing and stopping')
         stopped_by = stop['signal']
         break
       if not compiled:
@@ -516,27 +604,38 @@ def run(trainer, run_dir: str, *, resume: bool = False,
         window, n_window = {}, 0
         # Rates are of training (updates, checkpoints), not of this writing.
         t_window, u_window, f_window = time.time(), u, trainer.frames
-  except KeyboardInterrupt:
-    log(f'[{name}] interrupted: checkpointing and stopping')
+  except KeyboardInterrupt:  # handle_signals=False (e.g. a notebook)
     stopped_by = signal.SIGINT
   except NonFiniteLossError:
     log(f'[{name}] stopping; last good checkpoint: '
         f'{manager.latest_checkpoint or "none"}')
     raise
   finally:
-    if handle_signals:
-      signal.signal(signal.SIGTERM, old)
+    for s, handler in old.items():
+      signal.signal(s, handler)
     writer.close()
-  if trainer.num_updates > 0 and manager.latest_checkpoint != os.path.join(
-      manager.directory, f'ckpt-{trainer.num_updates}'):
+  if stopped_by is not None:
+    what = {signal.SIGINT: 'interrupted (SIGINT)',
+            signal.SIGTERM: 'SIGTERM'}.get(stopped_by, f'signal {stopped_by}')
+    log(f'[{name}] {what}: stopping at update {trainer.num_updates}')
+  newest = os.path.join(manager.directory, f'ckpt-{trainer.num_updates}')
+  if trainer.num_updates > 0 and manager.latest_checkpoint != newest:
     try:
       save(trainer.num_updates)
     except NonFiniteLossError:
       log(f'[{name}] stopping; last good checkpoint: '
           f'{manager.latest_checkpoint or "none"}')
       raise
+    if stopped_by is not None:
+      log(f'[{name}] checkpointed {manager.latest_checkpoint}')
+  elif stopped_by is not None:
+    log(f'[{name}] ' + (
+        f'{manager.latest_checkpoint} already holds update '
+        f'{trainer.num_updates}' if trainer.num_updates > 0 else
+        'nothing checkpointed: no update was made'))
   return RunResult(trainer.num_updates, trainer.env_steps, trainer.frames,
-                   time.time() - t_start, last_log, stopped_by)
+                   time.time() - t_start, last_log, stopped_by, first_update,
+                   manager.latest_checkpoint)
 
 
 KEPT = 'kept'
@@ -564,17 +663,42 @@ def kept_checkpoints(run_dir: str) -> Dict[int, str]:
   return dict(sorted(found.items()))
 
 
-def find_checkpoint(run_dir: str, update: Optional[int] = None) -> str:
-  """The prefix of the checkpoint of `update` among `kept_checkpoints`
-  (the latest one if None). Raises RunDirError naming the ones there are."""
-  kept = kept_checkpoints(run_dir)
-  if not kept:
+def find_checkpoint(run_dir: str, update: Optional[int] = None,
+                    log: Optional[Callable[[str], None]] = None) -> str:
+  """The prefix of the checkpoint of `update` among the run's checkpoints
+  (`kept_checkpoints`, found by their files on disk), checked with
+  `read_checkpoint`.
+
+  With `update` None: the newest one whose files are there and read
+  completely; each newer one is skipped with a line to `log` (default:
+  stderr) saying why. RunDirError (one line) if there is none, if none
+  reads, or if `update` is not there (naming the ones there are) or is
+  damaged.
+  """
+  found = {}
+  for sub in (KEPT, ''):  # as `kept_checkpoints`: a kept copy first
+    for number, prefix in disk_checkpoints(
+        os.path.join(run_dir, 'checkpoints', sub)).items():
+      found.setdefault(number, prefix)
+  if not found:
     raise RunDirError(f'no checkpoint in {run_dir}')
-  update = max(kept) if update is None else update
-  if update not in kept:
-    raise RunDirError(f'no checkpoint of update {update} in {run_dir}; there '
-                      f'are: {", ".join(map(str, kept))}')
-  return kept[update]
+  if update is not None:
+    if update not in found:
+      raise RunDirError(f'no checkpoint of update {update} in {run_dir}; '
+                        f'there are: {", ".join(map(str, sorted(found)))}')
+    _, reasons = _newest_restorable({update: found[update]}, read_checkpoint,
+                                    lambda line: None, '')
+    if reasons:
+      raise RunDirError(f'checkpoint {found[update]}: '
+                        f'{reasons[0].split(": ", 1)[1]}')
+    return found[update]
+  log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+  number, reasons = _newest_restorable(
+      found, read_checkpoint, log, os.path.basename(os.path.normpath(run_dir)))
+  if number is None:
+    raise RunDirError(f'no checkpoint in {run_dir} can be restored '
+                      f'({"; ".join(reasons)})')
+  return found[number]
 
 
 def _progress_line(name, trainer, scalars, elapsed):

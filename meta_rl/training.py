@@ -96,7 +96,12 @@ class TrainConfig:
     batch_size: number of environments B stepped in lockstep.
     unroll_length: agent steps K per update (truncated BPTT length).
     total_steps: agent steps (decisions) to train for, B * K per update; it
-      sets the length of the learning-rate and entropy schedules.
+      sets the length of the learning-rate and entropy schedules unless
+      `schedule_steps` is given.
+    schedule_steps: agent steps the learning-rate and entropy schedules run
+      over (None: `total_steps`); past them both stay at their final values.
+      A resumed run that is extended (a larger `total_steps`) keeps the
+      schedules of its first `total_steps` this way.
     seed: seed of environment, action sampling and initialisation streams.
     jit_compile: compile the update with XLA.
     jit_env: compile only the environment's step (with its resets) with XLA
@@ -112,26 +117,38 @@ class TrainConfig:
   seed: int = 0
   jit_compile: bool = False
   jit_env: bool = False
+  schedule_steps: Optional[int] = None
 
   def __post_init__(self):
     for name in ('batch_size', 'unroll_length', 'total_steps'):
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+    if self.schedule_steps is not None and self.schedule_steps < 1:
+      raise ValueError(f'schedule_steps must be >= 1 or None, got '
+                       f'{self.schedule_steps}')
+
+  def _updates(self, steps: int) -> int:
+    return max(1, -(-steps // (self.batch_size * self.unroll_length)))
 
   @property
   def total_updates(self) -> int:
-    return max(1, -(-self.total_steps // (self.batch_size * self.unroll_length)))
+    return self._updates(self.total_steps)
+
+  @property
+  def schedule_updates(self) -> int:
+    """Updates the learning-rate and entropy schedules run over."""
+    return self._updates(self.schedule_steps or self.total_steps)
 
 
 class NonFiniteLossError(RuntimeError):
   """The loss or gradient became NaN/inf; the update was not applied."""
 
 
-def make_optimizer(config: A2CConfig, total_updates: int):
+def make_optimizer(config: A2CConfig, schedule_updates: int):
   lr = config.learning_rate
   if config.learning_rate_final is not None:
     lr = keras.optimizers.schedules.PolynomialDecay(
-        config.learning_rate, total_updates, config.learning_rate_final,
+        config.learning_rate, schedule_updates, config.learning_rate_final,
         power=1.0)
   if config.optimizer == 'adam':
     return keras.optimizers.Adam(lr, epsilon=config.adam_epsilon)
@@ -189,7 +206,7 @@ class _A2CLearner:
     self.agent = agent
     self.a2c = a2c
     self.config = train
-    self.optimizer = make_optimizer(a2c, self.total_updates)
+    self.optimizer = make_optimizer(a2c, train.schedule_updates)
     self.optimizer.build(agent.trainable_variables)
     self._num_updates = tf.Variable(0, dtype=tf.int64, trainable=False,
                                     name='num_updates')
@@ -233,7 +250,7 @@ class _A2CLearner:
 
   @property
   def total_updates(self) -> int:
-    """Updates the run trains for; also the length of the schedules."""
+    """Updates the run trains for."""
     return self.config.total_updates
 
   @property
@@ -258,7 +275,8 @@ class _A2CLearner:
     if self.a2c.beta_e_final is None:
       return tf.constant(self.a2c.beta_e, tf.float32)
     frac = tf.minimum(
-        tf.cast(self._num_updates, tf.float32) / float(self.total_updates), 1.0)
+        tf.cast(self._num_updates, tf.float32) /
+        float(self.config.schedule_updates), 1.0)
     return self.a2c.beta_e + frac * (self.a2c.beta_e_final - self.a2c.beta_e)
 
   def _learn(self, inputs, first, initial_state, actions, rewards, discounts):

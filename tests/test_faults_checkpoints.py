@@ -258,3 +258,50 @@ def test_index_file_without_checkpoints_starts_from_scratch(tmp_path,
   assert any('starting from scratch' in l for l in lines), lines
   assert result.num_updates == 2
   assert tf.train.latest_checkpoint(_ckpts(str(tmp_path))).endswith('ckpt-2')
+
+
+def test_export_skips_a_damaged_newest_checkpoint(tmp_path):
+  """launch/export.py (`experiment.export_checkpoint`, `find_checkpoint`):
+  by default the newest checkpoint that is not damaged, saying which was
+  skipped and why; a damaged checkpoint asked for is one error line."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  from meta_rl import experiment  # pylint: disable=g-import-not-at-top
+  from test_faults_inputs import (_error_line, _launcher,  # pylint: disable=g-import-not-at-top
+                                  _run_all)
+  base = str(tmp_path / 'base')
+  experiment.train(
+      experiment.TaskConfig('easy', {'num_trials': 10}), AgentConfig(seed=2),
+      A2CConfig(), TrainConfig(batch_size=8, unroll_length=10,
+                               total_steps=3 * UPDATE, seed=2),
+      experiment.RunConfig(base, checkpoint_every=1, log_every_secs=0,
+                           export=False, handle_signals=False),
+      log=lambda s: None)
+  assert sorted(_on_disk(_ckpts(base))) == [1, 2, 3]
+  runs = {}
+  for damage in ('truncated_data', 'flipped_data', 'truncated_index'):
+    runs[damage] = str(tmp_path / damage)
+    shutil.copytree(base, runs[damage])
+    _damage_newest(runs[damage], damage)
+  export = _launcher('export.py')
+  cases = {d: [export, f'--run_dir={r}'] for d, r in runs.items()}
+  cases['asked'] = [export, f'--run_dir={runs["flipped_data"]}',
+                    '--checkpoint=3']
+  results = _run_all(cases)
+  for damage, run_dir in runs.items():
+    proc = results[damage]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    skipped = [l for l in proc.stderr.splitlines()
+               if 'skipping damaged checkpoint' in l]
+    assert len(skipped) == 1 and 'ckpt-3: cannot be restored' in skipped[0], (
+        proc.stderr)
+    assert 'Traceback' not in proc.stderr
+    path = proc.stdout.strip()
+    assert path == os.path.join(run_dir, 'saved_model', '1')
+    with open(os.path.join(path, 'assets.extra', 'meta_rl.json')) as f:
+      meta = json.load(f)
+    assert meta['checkpoint'] == os.path.join('checkpoints', 'ckpt-2')
+    assert meta['num_updates'] == 2
+  line = _error_line(results['asked'])
+  assert 'ckpt-3: cannot be restored (' in line and 'Checksum' in line, line
+  assert not os.path.exists(os.path.join(runs['flipped_data'], 'saved_model',
+                                         '2'))

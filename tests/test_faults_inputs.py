@@ -261,16 +261,34 @@ def test_evaluate_record_path_and_atomic_json(saved_model, tmp_path):
 
 
 def test_write_json_is_atomic(tmp_path, monkeypatch):
-  """A failing write leaves the old file (or none) and no temporary file."""
-  sys.path.insert(0, os.path.join(ROOT, 'launch'))
-  monkeypatch.setattr(sys, 'argv', ['evaluate.py'])
-  import evaluate  # pylint: disable=g-import-not-at-top
+  """A write that fails midway (evaluate.py's and the analysis launchers'
+  JSON, exp2's table) leaves the old file (or none) and no temporary file."""
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
   path = str(tmp_path / 'easy.json')
-  evaluate._write_json(path, {'a': 1})  # pylint: disable=protected-access
-  with pytest.raises(TypeError):
-    evaluate._write_json(path, {'a': 2, 'b': object()})  # pylint: disable=protected-access
+  evaluation.write_json(path, {'a': 1})
+  assert oct(os.stat(path).st_mode & 0o777) == oct(0o644)
+  real_dump = json.dump
+
+  def dump_half(data, f, **kwargs):  # writes part of the file, then fails
+    real_dump({'a': 2}, f, **kwargs)
+    f.flush()
+    raise OSError(28, 'No space left on device')
+
+  monkeypatch.setattr(json, 'dump', dump_half)
+  with pytest.raises(OSError, match='No space'):
+    evaluation.write_json(path, {'a': 2, 'b': 3})
+  with pytest.raises(OSError, match='No space'):
+    evaluation.write_json(str(tmp_path / 'new.json'), {'b': 3})
+  monkeypatch.setattr(json, 'dump', real_dump)
   assert json.load(open(path)) == {'a': 1}
   assert os.listdir(tmp_path) == ['easy.json']
-  with pytest.raises(TypeError):
-    evaluate._write_json(str(tmp_path / 'new.json'), {'b': object()})  # pylint: disable=protected-access
+  with pytest.raises(TypeError):  # not serialisable: found while writing
+    evaluation.write_json(path, {'a': 2, 'b': object()})
+  with pytest.raises(KeyboardInterrupt):  # Ctrl-C while writing
+    with evaluation._atomic_file(str(tmp_path / 'table.md')) as f:  # pylint: disable=protected-access
+      f.write('| half a table')
+      raise KeyboardInterrupt
+  assert json.load(open(path)) == {'a': 1}
   assert os.listdir(tmp_path) == ['easy.json']
+  evaluation.write_text(str(tmp_path / 'table.md'), '| a |\n')
+  assert open(tmp_path / 'table.md').read() == '| a |\n'

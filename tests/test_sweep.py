@@ -2,7 +2,6 @@
 report, and a tiny sweep on embedded Ray Tune (launch/sweep.py)."""
 
 import json
-import math
 import os
 import subprocess
 import sys
@@ -177,6 +176,9 @@ def test_bad_sweeps_are_one_line(tmp_path):
   assert 'not a flag of' in _error(_sweep(*base, '--space=gama=uniform:0:1'))
   assert '--run_dir is set by the sweep' in _error(
       _sweep(*base, '--run_dir=x'))
+  # Values the launcher refuses are refused before any trial starts.
+  assert '--learning_rate must be a finite number' in _error(
+      _sweep(*base, '--space=learning_rate=grid:0.003|nan'))
   assert not os.path.exists(f'{tmp_path}/s')
   # Without Ray: one line saying what to install.
   fake = tmp_path / 'noray' / 'ray'
@@ -190,7 +192,10 @@ def test_tiny_sweep_on_embedded_ray(tmp_path):
   pytest.importorskip('ray.tune')
   sweep_dir = str(tmp_path / 'sweep')
   args = ['--launcher=launch/bandits.py', *TINY, f'--sweep_dir={sweep_dir}',
-          '--space=learning_rate=grid:0.003|0.03|nan,seed=randint:0:1000',
+          # A batch no machine holds passes the flag checks and fails in its
+          # trial (the run's size check), like a trial that runs out of
+          # memory.
+          '--space=batch_size=grid:8|16|400000000,seed=randint:0:1000',
           '--num_samples=1', '--top_k=1', '--eval_episodes=20',
           '--max_failures=0', '--num_cpus=3']  # the three trials at once
   proc = _sweep(*args)
@@ -198,9 +203,9 @@ def test_tiny_sweep_on_embedded_ray(tmp_path):
   with open(os.path.join(sweep_dir, 'report.json')) as f:
     report = json.load(f)
   assert len(report['trials']) == 3
-  # The NaN learning rate fails; the sweep goes on and reports it.
+  # The huge batch fails; the sweep goes on and reports it.
   failed = [t for t in report['trials'] if t['status'] == 'failed']
-  assert len(failed) == 1 and math.isnan(failed[0]['params']['learning_rate'])
+  assert len(failed) == 1 and failed[0]['params']['batch_size'] == 400000000
   assert failed[0]['error']
   finished = [t for t in report['trials'] if t['status'] == 'finished']
   assert len(finished) == 2
@@ -209,7 +214,7 @@ def test_tiny_sweep_on_embedded_ray(tmp_path):
     run_dir = os.path.join(sweep_dir, t['run_dir'])
     with open(os.path.join(run_dir, 'config.json')) as f:
       config = json.load(f)
-    assert config['a2c']['learning_rate'] == t['params']['learning_rate']
+    assert config['train']['batch_size'] == t['params']['batch_size']
     assert config['train']['seed'] == t['params']['seed']
     assert config['task']['name'] == 'easy'
     assert os.listdir(os.path.join(run_dir, 'saved_model')) == ['1']
