@@ -164,10 +164,14 @@ def _launch_and_interrupt(args, after_line=None):
   """Starts bandits.py, sends SIGINT once `after_line` appeared on stderr
   (if None, after 1.5 s: while TensorFlow is being imported, which takes
   longer); returns (returncode, stderr)."""
+  # Ctrl-C's default disposition in the child, as in a terminal: a test
+  # suite started in the background (`cmd &` in a script) ignores SIGINT,
+  # and its children inherit that.
   proc = subprocess.Popen(
       [sys.executable, os.path.join(ROOT, 'launch', 'bandits.py'), *args],
       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-      cwd=ROOT)
+      cwd=ROOT,
+      preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   seen = ''
   if after_line:
     while after_line not in seen:
