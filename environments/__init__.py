@@ -36,6 +36,12 @@ TRAINING_TASKS = {
 # launchers' evaluation (e.g. Harlow's held-out image set).
 TEST_KWARGS = {'harlow': {'split': 'test'}}
 
+# Test tasks that are a variant of a training task ({test: training}): an
+# agent trained on the training task is tested on the variant with all its
+# task arguments (e.g. the restless bandit's `volatility_scale`), not only
+# its episode length.
+TEST_VARIANTS = {'restless_test': 'restless'}
+
 
 def make_core(task: str, action_repeat: int = 1, **kwargs) -> BatchedCore:
   """The batched core of a named task (see `TASKS`), built with the task's
@@ -65,4 +71,5 @@ __all__ = ['ActionRepeat', 'unwrap', 'BatchedCore', 'StepOutput', 'step_autorese
            'CoreEnvironment', 'BernoulliBandit', 'InformativeBandit',
            'RestlessBandit', 'TwoStepTask', 'HarlowConfig', 'HarlowTask',
            'MazeConfig', 'MazeTask', 'BANDIT_TASKS', 'TASKS',
-           'TRAINING_TASKS', 'TEST_KWARGS', 'make_core', 'make_environment']
+           'TRAINING_TASKS', 'TEST_KWARGS', 'TEST_VARIANTS', 'make_core',
+           'make_environment']

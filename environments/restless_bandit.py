@@ -3,9 +3,17 @@
 Each episode draws a volatility nu and a start probability p1 ~ U[0, 1]. Actions
 0 and 1 pay 1 with probabilities p1 and 1 - p1 (else 0). After every pull, p1
 takes a step of a Gaussian random walk with variance nu, i.e. standard deviation
-sqrt(nu) (the paper says "variance nu"), reflected into [0, 1]:
+sqrt(nu) (the paper's text says "variance nu"), reflected into [0, 1]:
 
     p1 <- reflect(p1 + sqrt(nu) * N(0, 1)),   reflect(x) = 1 - |(x mod 2) - 1|
+
+With `volatility_scale='std'` nu is the step's standard deviation instead,
+
+    p1 <- reflect(p1 + nu * N(0, 1)),
+
+the other reading of the paper: its Fig 4a shows a smooth drift, which steps
+of standard deviation up to 0.2 fit better than the literal reading's up to
+sqrt(0.2) = 0.45. The bands below are in units of nu under either reading.
 
 The triangle-wave fold reflects exactly at both boundaries any number of times,
 so even steps larger than 1 stay inside [0, 1].
@@ -28,6 +36,9 @@ import tensorflow as tf
 from environments import core
 
 VOLATILITIES = ('train', 'test')
+# What nu is of the walk's Gaussian step: its variance (the paper's text, the
+# default) or its standard deviation.
+VOLATILITY_SCALES = ('variance', 'std')
 
 # Volatility bands (per-step variance nu), as (low, high) pairs.
 BAND_WIDTH = 2.0 / 30.0
@@ -43,7 +54,7 @@ ANALYSIS_BANDS = ((0.0, BAND_WIDTH), (BAND_WIDTH, 2 * BAND_WIDTH),
 
 class RestlessState(NamedTuple):
   p1: tf.Tensor  # float32 [B], reward probability of action 0
-  volatility: tf.Tensor  # float32 [B], variance nu of the walk's steps
+  volatility: tf.Tensor  # float32 [B], nu of the walk's steps
   episode_step: tf.Tensor  # int32 [B], trials done so far in this episode
 
 
@@ -76,7 +87,10 @@ class RestlessBandit(core.TrialsCore):
   default_baselines = ('ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8', 'random')
 
   def __init__(self, volatility: Union[str, float] = 'train',
-               num_trials: int = 150):
+               num_trials: int = 150, volatility_scale: str = 'variance'):
+    if volatility_scale not in VOLATILITY_SCALES:
+      raise ValueError(f'unknown volatility_scale {volatility_scale!r}; '
+                       f'choose one of {", ".join(VOLATILITY_SCALES)}')
     if isinstance(volatility, str):
       if volatility not in VOLATILITIES:
         raise ValueError(f'unknown volatility {volatility!r}; choose one of '
@@ -89,6 +103,11 @@ class RestlessBandit(core.TrialsCore):
       self.name = f'restless_{volatility:g}'
     super().__init__(num_trials)
     self.volatility = volatility
+    self.volatility_scale = volatility_scale
+
+  def step_std(self, volatility):
+    """The standard deviation of the walk's step for volatility nu."""
+    return volatility if self.volatility_scale == 'std' else tf.sqrt(volatility)
 
   @property
   def num_actions(self) -> int:
@@ -112,7 +131,7 @@ class RestlessBandit(core.TrialsCore):
     u = tf.random.stateless_uniform(tf.shape(p), reward_key)
     reward = tf.cast(u < p, tf.float32)
     noise = tf.random.stateless_normal(tf.shape(p), walk_key)
-    p1 = reflect(state.p1 + tf.sqrt(state.volatility) * noise)
+    p1 = reflect(state.p1 + self.step_std(state.volatility) * noise)
     t, out = self.end_trial(state.episode_step, reward, info, action)
     return RestlessState(p1, state.volatility, t), out
 

@@ -46,7 +46,8 @@ class TwoStepTask(core.BatchedCore):
 
   progress_metrics = ('reward_per_trial',)
   sweep_metric = ('reward_per_trial', 'max')
-  default_baselines = ('model_based', 'model_free', 'random')
+  default_baselines = ('model_based', 'model_free', 'model_free_canonical',
+                       'random')
 
   def __init__(self, num_trials: int = 10, common_prob: float = 0.75,
                reward_probs: Sequence[float] = (0.9, 0.1),

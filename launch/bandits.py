@@ -24,12 +24,23 @@ def define_flags(fv):
       'its training volatilities).', fv=fv)
   flags.DEFINE_integer('num_trials', None, 'Trials per episode (default: the '
                        "task's, 100 / 5 / 150).", **in_task)
+  flags.DEFINE_enum('volatility_scale', None, ['variance', 'std'],
+                    'Restless bandit only: nu is the variance of the random '
+                    "walk's step (the paper's text; the default) or its "
+                    'standard deviation (a smoother walk, closer to Fig 4a).',
+                    **in_task)
   common.define_training_flags(fv)
 
 
 def make_task(fv):
-  """The task of the flags in `fv`."""
+  """The task of the flags in `fv`; ValueError for flags that do not fit
+  the task."""
   kwargs = {} if fv.num_trials is None else {'num_trials': fv.num_trials}
+  if fv.volatility_scale is not None:
+    if fv.task != 'restless':
+      raise ValueError('--volatility_scale applies to --task=restless only, '
+                       f'not --task={fv.task}')
+    kwargs['volatility_scale'] = fv.volatility_scale
   return common.experiment.TaskConfig(fv.task, kwargs)
 
 

@@ -98,7 +98,7 @@ def main(argv):
   axes[0].plot([-1, 1], [-1, 1], color='black', lw=0.8)
   axes[0].set_xlabel('Bayes posterior mean, arm 1 - arm 2')
   axes[0].set_ylabel('decoded from the LSTM state')
-  axes[0].set_title(f'held-out episodes: R² = {r2_diff:.2f}')
+  axes[0].set_title(f'held-out episodes: R² = {r2_diff:.3f}')
   mid = t_max // 2
   h = features[:, mid]
   h = h - h.mean(0)

@@ -87,6 +87,7 @@ def main(argv):
 
   os.makedirs(FLAGS.output_dir, exist_ok=True)
   evaluation.write_json(paths['json'], result)
+  from meta_rl.baselines import display_name  # pylint: disable=g-import-not-at-top
   header = '| trained on \\ tested on | ' + ' | '.join(DISTS) + ' |\n'
   header += '|---' * (len(DISTS) + 1) + '|\n'
   lines = []
@@ -98,37 +99,81 @@ def main(argv):
             f'{"**" if train == t else ""}{cells[t][0]:.2f} ± {cells[t][1]:.2f}'
             f'{"**" if train == t else ""}' for t in DISTS) + ' |')
   for name, cells in result['baselines'].items():
-    lines.append(f'| *{name}* | ' + ' | '.join(
+    lines.append(f'| *{display_name(name)}* | ' + ' | '.join(
         f'{cells[t][0]:.2f} ± {cells[t][1]:.2f}' for t in DISTS) + ' |')
   table = header + '\n'.join(lines) + '\n'
   evaluation.write_text(paths['md'], table)
   print(table)
+  plot_matrix(paths['png'], result)
+  print(f'wrote {paths["json"]}, {paths["md"]} and {paths["png"]}')
 
+
+def plot_matrix(path, result):
+  """The heat maps of Fig 2f: the trained agents on top, coloured by their
+  regret relative to the Bayes-optimal regret of each test distribution
+  (by regret where bayes_optimal was not run), so that the agents' cells
+  are told apart; below, on a scale of their own, the agents without the
+  reward input and the reference baselines. Every cell is annotated with
+  its regret; the diagonal (trained = tested) is outlined."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from meta_rl.baselines import display_name  # pylint: disable=g-import-not-at-top
   trained = [t for t in DISTS if t in result['agents']]
-  rows = trained + [f'*{b}*' for b in result['baselines']]
-  values = np.array([[result['agents'][t][d][0] for d in DISTS] for t in trained] +
-                    [[result['baselines'][b][d][0] for d in DISTS]
-                     for b in result['baselines']])
-  fig, ax = plt.subplots(figsize=(7.5, 1.0 + 0.55 * len(rows)))
-  im = ax.imshow(values, cmap='viridis_r', aspect='auto')
-  for i in range(values.shape[0]):
-    for j in range(values.shape[1]):
-      ax.text(j, i, f'{values[i, j]:.2f}', ha='center', va='center',
-              color='white' if values[i, j] > values.max() * 0.6 else 'black')
-  ax.set_xticks(range(len(DISTS)), DISTS)
-  ax.set_yticks(range(len(rows)), rows)
-  ax.set_xlabel('tested on')
-  ax.set_ylabel('trained on')
-  ax.axhline(len(trained) - 0.5, color='white', lw=3)
-  ax.set_title(f'cumulative regret at trial 100 ({FLAGS.num_episodes} test '
-               'episodes per cell)')
-  fig.colorbar(im, ax=ax, label='regret')
+  agents = np.array([[result['agents'][t][d][0] for d in DISTS]
+                     for t in trained])
+  bayes = result['baselines'].get('bayes_optimal')
+  if bayes is not None:
+    colours = agents / np.array([bayes[d][0] for d in DISTS])[None]
+    colour_label = 'regret / Bayes-optimal regret\n(same test distribution)'
+  else:
+    colours, colour_label = agents, 'regret'
+  ablated = [t for t in DISTS if t in result['ablations']]
+  lower_rows = ([f'{t}, no reward input' for t in ablated] +
+                [display_name(b) for b in result['baselines']])
+  lower = np.array([[result['ablations'][t][d][0] for d in DISTS]
+                    for t in ablated] +
+                   [[result['baselines'][b][d][0] for d in DISTS]
+                    for b in result['baselines']]).reshape(-1, len(DISTS))
+  heights = [len(trained)] + ([len(lower_rows)] if len(lower_rows) else [])
+  fig, axes = plt.subplots(
+      len(heights), 2, figsize=(8.5, 1.6 + 0.5 * sum(heights)),
+      gridspec_kw={'height_ratios': heights, 'width_ratios': [1, 0.04]},
+      squeeze=False)
+
+  def heat(ax, cax, values, shown, rows, ylabel, label, diagonal, cmap):
+    im = ax.imshow(values, cmap=cmap, aspect='auto')
+    low, high = np.nanmin(values), np.nanmax(values)
+    for i in range(values.shape[0]):
+      for j in range(values.shape[1]):
+        dark = (values[i, j] - low) > 0.6 * (high - low)
+        ax.text(j, i, f'{shown[i, j]:.2f}', ha='center', va='center',
+                fontsize=9, color='white' if dark else 'black')
+    for i, row in enumerate(diagonal):
+      if row in DISTS:
+        j = DISTS.index(row)
+        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
+                                   edgecolor='tab:red', lw=2))
+    ax.set_xticks(range(len(DISTS)), DISTS)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_ylabel(ylabel)
+    fig.colorbar(im, cax=cax, label=label)
+
+  heat(axes[0, 0], axes[0, 1], colours, agents, trained, 'trained on',
+       colour_label, trained, 'viridis_r')
+  axes[0, 0].set_title('cumulative regret at the end of the episode, '
+                       f'{result["num_episodes"]} test episodes per cell '
+                       '(red: tested as trained)', fontsize=10)
+  if len(lower_rows):
+    heat(axes[1, 0], axes[1, 1], lower, lower, lower_rows, '', 'regret',
+         ablated, 'Greys')
+    axes[1, 0].set_xlabel('tested on')
+  else:
+    axes[0, 0].set_xlabel('tested on')
   fig.tight_layout()
-  fig.savefig(paths['png'], dpi=120)
-  print(f'wrote {paths["json"]}, {paths["md"]} and {paths["png"]}')
+  fig.savefig(path, dpi=120)
+  plt.close(fig)
 
 
 if __name__ == '__main__':

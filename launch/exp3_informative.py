@@ -64,10 +64,14 @@ def main(argv):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(1, len(choices), figsize=(3.2 * len(choices), 3.4),
+  from meta_rl.baselines import display_name  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, len(choices), figsize=(3.2 * len(choices), 3.8),
                            sharey=True, squeeze=False)
   colors = ['tab:blue', 'tab:green', 'lightgray']
-  labels = ['informative arm', 'target arm (optimal)', 'other arm']
+  # The paper's note to Fig 3: "suboptimal" arms are those that do not pay
+  # most, while the optimal strategy pulls the informative arm on trial 1.
+  labels = ['informative arm (the optimal pull on trial 1)',
+            'highest-paying arm (target)', 'other arms (suboptimal)']
   for ax, (name, c) in zip(axes[0], choices.items()):
     bottom = np.zeros(c.shape[1])
     trials = np.arange(1, c.shape[1] + 1)
@@ -75,12 +79,15 @@ def main(argv):
       ax.bar(trials, row, bottom=bottom, color=color, label=label)
       bottom += row
     r = report[name]
-    ax.set_title(f'{name}\nreward {r["episode_reward_mean"]:.2f} '
+    ax.set_title(f'{display_name(name)}\nreward {r["episode_reward_mean"]:.2f} '
                  f'(optimum {OPTIMUM})', fontsize=9)
     ax.set_xlabel('trial')
+    ax.set_xticks(trials)
   axes[0, 0].set_ylabel('fraction of episodes')
-  axes[0, -1].legend(fontsize=7, loc='lower right')
-  fig.tight_layout()
+  handles, names = axes[0, 0].get_legend_handles_labels()
+  fig.legend(handles, names, loc='lower center', ncol=3, fontsize=8,
+             frameon=False)
+  fig.tight_layout(rect=(0, 0.08, 1, 1))
   fig.savefig(paths['exp3.png'], dpi=120)
 
   print(f'{"policy":<22} {"1st pull informative":>20} {"reward/episode":>16} {"optimal eps":>12}')

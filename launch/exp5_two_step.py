@@ -4,10 +4,12 @@
 
 Plays --num_episodes frozen test episodes of the two-step task with the run's
 agent and with simulated model-free (TD(1)) and model-based learners
-(`meta_rl/baselines/two_step.py`), and reports for each: stay probabilities after
-common/rare x rewarded/unrewarded trials (Fig 5b-c), the Daw et al. (2011)
-logistic regression of staying on the previous trial's reward, transition and
-their interaction (coefficients, standard errors, p-values), a 5-trial history
+(`meta_rl/baselines/two_step.py`: the reward-maximising ones, and the
+canonical model-free prediction of Fig 5b at a moderate inverse temperature),
+and reports for each: stay probabilities after common/rare x
+rewarded/unrewarded trials (Fig 5b-c), the Daw et al. (2011) logistic
+regression of staying on the previous trial's reward, transition and their
+interaction (coefficients, standard errors, p-values), a 5-trial history
 regression, and the reward per trial. Writes RUN_DIR/eval/exp5.json and
 exp5.png.
 """
@@ -77,7 +79,8 @@ def main(argv):
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  fig, axes = plt.subplots(1, len(report), figsize=(3.2 * len(report), 3.4),
+  from meta_rl.baselines import display_name  # pylint: disable=g-import-not-at-top
+  fig, axes = plt.subplots(1, len(report), figsize=(2.9 * len(report), 3.7),
                            sharey=True, squeeze=False)
   for ax, (name, r) in zip(axes[0], report.items()):
     for i, (reward_kind, x) in enumerate((('rewarded', 0), ('unrewarded', 1))):
@@ -87,11 +90,17 @@ def main(argv):
                color='tab:blue' if trans == 'common' else 'tab:red',
                label=trans if i == 0 else None)
     ax.set_xticks([0.5, 3.5], ['rewarded', 'unrewarded'])
-    ax.set_title(f'{name}\nreward/trial {r["reward_per_trial"]:.3f}', fontsize=9)
+    title = display_name(name).replace(' (', '\n(', 1)
+    if '\n' not in title:
+      title += '\n'
+    ax.set_title(f'{title}\nreward/trial {r["reward_per_trial"]:.3f}',
+                 fontsize=9)
     ax.set_ylim(0, 1)
   axes[0, 0].set_ylabel('P(stay with first-stage action)')
-  axes[0, 0].legend(fontsize=8)
-  fig.tight_layout()
+  handles, names = axes[0, 0].get_legend_handles_labels()
+  fig.legend(handles, [f'{n} transition' for n in names], loc='lower center',
+             ncol=2, fontsize=8, frameon=False)
+  fig.tight_layout(rect=(0, 0.07, 1, 1))
   fig.savefig(paths['exp5.png'], dpi=120)
 
   print(f'{"policy":<24} {"reward/trial":>12}  ' + '  '.join(

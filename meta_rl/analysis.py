@@ -6,9 +6,12 @@ agent's choices are fit by maximum likelihood with
     Q_0 = (0.5, ..., 0.5),   P(a_t) = softmax(beta * Q_t)[a_t],
     Q_{t+1}[a_t] = Q_t[a_t] + alpha * (r_t - Q_t[a_t])
 
-(learning rate alpha in [0, 1], inverse temperature beta in [0, BETA_MAX]).
-The fit is a vectorised grid search over all episodes at once, refined per
-episode with scipy's bounded L-BFGS-B.
+(learning rate alpha in [0, alpha_max], by default [0, 1]; inverse
+temperature beta in [0, BETA_MAX]). The fit is a vectorised grid search over
+all episodes at once, refined per episode with scipy's bounded L-BFGS-B.
+A learning rate above 1 over-corrects (Q jumps past the last reward); a
+fit that piles at alpha = 1 may be refit with a wider `alpha_max` to see
+whether the bound shapes a result (`at_bound`).
 """
 
 from typing import Dict, Sequence, Tuple
@@ -57,14 +60,16 @@ def rw_negative_log_likelihood(alpha, beta, actions, rewards, num_actions=2):
 
 
 def fit_rescorla_wagner(actions, rewards, num_actions=2,
-                        grid: Tuple[int, int] = (41, 41)) -> Dict[str, np.ndarray]:
-  """Per-episode maximum-likelihood (alpha, beta); actions/rewards [N, T].
+                        grid: Tuple[int, int] = (41, 41),
+                        alpha_max: float = 1.0) -> Dict[str, np.ndarray]:
+  """Per-episode maximum-likelihood (alpha, beta); actions/rewards [N, T];
+  alpha in [0, alpha_max], beta in [0, BETA_MAX].
 
   Returns dict of [N] arrays: alpha, beta, nll.
   """
   actions = np.asarray(actions)
   n = actions.shape[0]
-  alphas = np.linspace(0.0, 1.0, grid[0])
+  alphas = np.linspace(0.0, alpha_max, grid[0])
   betas = np.concatenate([[0.0], np.geomspace(0.1, BETA_MAX, grid[1] - 1)])
   ga, gb = np.meshgrid(alphas, betas, indexing='ij')
   ga, gb = ga.ravel(), gb.ravel()  # [G]
@@ -77,11 +82,17 @@ def fit_rescorla_wagner(actions, rewards, num_actions=2,
         lambda x: float(rw_negative_log_likelihood(
             x[0], x[1], actions[i:i + 1], rewards[i:i + 1], num_actions)[0]),
         x0=[out['alpha'][i], out['beta'][i]], method='L-BFGS-B',
-        bounds=[(0.0, 1.0), (0.0, BETA_MAX)])
+        bounds=[(0.0, alpha_max), (0.0, BETA_MAX)])
     if res.fun < out['nll'][i]:
       out['alpha'][i], out['beta'][i] = res.x
       out['nll'][i] = res.fun
   return out
+
+
+def at_bound(values, bound: float, tolerance: float = 1e-3) -> int:
+  """How many fitted `values` lie at the upper `bound` (within
+  `tolerance`)."""
+  return int((np.asarray(values) >= bound - tolerance).sum())
 
 
 def regress(x, y) -> Dict[str, float]:

@@ -260,14 +260,16 @@ def test_core(task: str, metadata: Dict[str, Any], **overrides):
 
   The task as trained (its arguments, e.g. num_trials or swap_prob, and
   action repeat, from the SavedModel's `metadata`) when `task` is the
-  training task; another task keeps only the trained episode length
-  (num_trials) and action repeat. Then the task's test variant
+  training task or its test variant (`environments.TEST_VARIANTS`, e.g.
+  restless_test of restless); another task keeps only the trained episode
+  length (num_trials) and action repeat. Then the task's test variant
   (`environments.TEST_KWARGS`, e.g. Harlow's held-out images) and
   `overrides` replace task arguments. Returns `(core, kwargs)`; raises
   ValueError for an unknown task or bad arguments.
   """
   kwargs = dict(metadata.get('task_kwargs', {}))
-  if task != metadata.get('task'):
+  trained = metadata.get('task')
+  if task != trained and environments.TEST_VARIANTS.get(task) != trained:
     kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
   kwargs.update(environments.TEST_KWARGS.get(task, {}))
   kwargs.update(overrides)
@@ -837,37 +839,52 @@ def write_text(path: str, text: str) -> None:
     f.write(text)
 
 
+def draw_regret_curves(ax, results: Dict[str, Dict[str, Any]],
+                       xlabel: Optional[str] = None) -> None:
+  """Draws on `ax` the cumulative expected regret per trial (mean +- SE) of
+  each policy of `results` (`summarise` outputs by name), or the cumulative
+  reward for tasks without regret. Policies carry the paper's names
+  (`baselines.display_name`, the final value in the legend); the agent is
+  drawn last, on top of the baselines whose curves it may cover
+  (Bayes-optimal); the legend keeps the order of `results`."""
+  from meta_rl.baselines import display_name  # pylint: disable=g-import-not-at-top
+  others = itertools.cycle(['black', 'tab:blue', 'tab:orange', 'tab:purple',
+                            'tab:brown', 'dimgray', 'tab:olive', 'silver'])
+  key = ('cumulative_regret' if all('cumulative_regret_mean' in s
+                                    for s in results.values())
+         else 'cumulative_reward')
+  styles = {name: dict(color=next(others), ls='--', lw=1.5, zorder=2)
+            for name in results if name != 'agent'}
+  styles['agent'] = dict(color='tab:green', lw=2.4, zorder=3)
+  lines = {}
+  for name in sorted(results, key=lambda name: name == 'agent'):
+    mean = np.asarray(results[name][f'{key}_mean'])
+    se = np.asarray(results[name][f'{key}_se'])
+    trials = np.arange(1, len(mean) + 1)
+    style = styles[name]
+    lines[name], = ax.plot(trials, mean,
+                           label=f'{display_name(name)} ({mean[-1]:.2f})',
+                           **style)
+    ax.fill_between(trials, mean - se, mean + se, color=style['color'],
+                    alpha=0.2, lw=0, zorder=style['zorder'])
+  ax.set_xlabel(xlabel or ('trial' if key == 'cumulative_regret' else 'step'))
+  ax.set_ylabel('cumulative expected regret' if key == 'cumulative_regret'
+                else 'cumulative reward')
+  ax.legend(handles=[lines[n] for n in results], frameon=False)
+  ax.grid(alpha=0.3)
+
+
 def plot_regret(path: str, results: Dict[str, Dict[str, Any]], title: str,
                 suboptimal: Optional[np.ndarray] = None) -> None:
-  """Cumulative expected regret per trial (mean +- SE) of each policy (or
-  cumulative reward, for tasks without regret), and, given `suboptimal`
-  [N, T] of the agent, its suboptimal pulls (Fig 2a-b)."""
+  """Cumulative regret curves of each policy (`draw_regret_curves`) and,
+  given `suboptimal` [N, T] of the agent, its suboptimal pulls (Fig 2a-e)."""
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   ncols = 2 if suboptimal is not None else 1
   fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 4.2), squeeze=False)
-  ax = axes[0, 0]
-  styles = {'agent': dict(color='tab:green', lw=2.2)}
-  others = itertools.cycle(['black', 'tab:blue', 'tab:orange', 'tab:purple',
-                            'tab:brown', 'dimgray', 'tab:olive', 'silver'])
-  # Regret where the task defines it, else cumulative reward.
-  key = ('cumulative_regret' if all('cumulative_regret_mean' in s
-                                    for s in results.values())
-         else 'cumulative_reward')
-  for name, s in results.items():
-    mean = np.asarray(s[f'{key}_mean'])
-    se = np.asarray(s[f'{key}_se'])
-    trials = np.arange(1, len(mean) + 1)
-    style = styles.get(name, dict(color=next(others), ls='--', lw=1.5))
-    ax.plot(trials, mean, label=f'{name} ({mean[-1]:.2f})', **style)
-    ax.fill_between(trials, mean - se, mean + se, color=style['color'], alpha=0.2)
-  ax.set_xlabel('trial' if key == 'cumulative_regret' else 'step')
-  ax.set_ylabel('cumulative expected regret' if key == 'cumulative_regret'
-                else 'cumulative reward')
-  ax.set_title(title)
-  ax.legend(frameon=False)
-  ax.grid(alpha=0.3)
+  draw_regret_curves(axes[0, 0], results)
+  axes[0, 0].set_title(title)
   if suboptimal is not None:
     ax = axes[0, 1]
     shown = suboptimal[:300]

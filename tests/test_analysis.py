@@ -41,6 +41,19 @@ def test_fit_recovers_learning_rates():
   assert np.median(fits[0.6]) > np.median(fits[0.1]) + 0.2
 
 
+def test_wider_bound_recovers_learning_rates_above_one():
+  """A learner that over-corrects (alpha 1.5) piles at the default bound
+  1; with alpha_max 2 the fit finds it, and `at_bound` counts the piles."""
+  rng = np.random.default_rng(3)
+  a, r = _simulate_rw(1.5, 8.0, 30, 150, rng)
+  narrow = analysis.fit_rescorla_wagner(a, r)['alpha']
+  wide = analysis.fit_rescorla_wagner(a, r, alpha_max=2.0)['alpha']
+  assert narrow.max() <= 1.0 and analysis.at_bound(narrow, 1.0) >= 20
+  assert abs(np.median(wide) - 1.5) < 0.25
+  assert analysis.at_bound(wide, 2.0) < 10
+  assert analysis.at_bound([0.2, 0.9995, 1.0, 0.5], 1.0) == 2
+
+
 def test_regression_and_bands():
   rng = np.random.default_rng(1)
   nu = rng.random(300) * 0.2
@@ -141,3 +154,24 @@ def test_matched_latency_removes_the_goal_position_bias():
   s = analysis.navigation_summary(trips, visits * 10, goals, window=200)
   assert s['latency_ratio'] < 0.5
   assert s['matched_ratio'] == 1.0
+
+
+def test_regret_curves_draw_the_agent_on_top_with_paper_names():
+  """Fig 2b: the agent's curve is not hidden under Bayes-optimal's (it is
+  drawn last, above the baselines); legends carry the paper's names in the
+  order given."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  curve = {'cumulative_regret_mean': [0.5, 1.0], 'cumulative_regret_se': [0, 0]}
+  results = {'agent': curve, 'bayes_optimal': curve, 'rw_0.2': curve,
+             'thompson_informative': curve}
+  fig, ax = plt.subplots()
+  evaluation.draw_regret_curves(ax, results)
+  assert ax.lines[-1].get_label().startswith('LSTM A2C')
+  assert ax.lines[-1].get_zorder() > max(l.get_zorder() for l in ax.lines[:-1])
+  assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+      'LSTM A2C (1.00)', 'Bayes-optimal (1.00)', 'R-W (α=0.2) (1.00)',
+      'Thompson sampling (1.00)']
+  plt.close(fig)

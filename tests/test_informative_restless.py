@@ -194,6 +194,42 @@ def test_walk_increments_have_variance_nu():
   np.testing.assert_array_equal(p1, np.broadcast_to(p1[0], p1.shape))
 
 
+def test_std_reading_steps_have_standard_deviation_nu():
+  """volatility_scale='std': nu is the step's standard deviation, so the
+  same nu walks as sqrt(nu) does under the literal (variance) reading; an
+  agent's reading reaches its test task, and the Thompson baseline's fixed
+  volatility follows it."""
+  nu = 0.01  # sd 0.01 (variance reading: sd 0.1)
+  p1, _, _ = _walk(RestlessBandit(nu, num_trials=100, volatility_scale='std'),
+                   core_lib.make_key(2), 4000, 5)
+  before, inc = p1[:-1].ravel(), np.diff(p1, axis=0).ravel()
+  inc = inc[(before > 0.1) & (before < 0.9)].astype(np.float64)
+  chi2 = float(np.sum(inc**2) / nu**2)
+  p = 2 * min(stats.chi2.cdf(chi2, inc.size), stats.chi2.sf(chi2, inc.size))
+  assert p > 1e-3, (np.std(inc), nu)
+  # The same draws as the variance reading at nu**2.
+  same, _, _ = _walk(RestlessBandit(nu**2, num_trials=100),
+                     core_lib.make_key(2), 4000, 5)
+  np.testing.assert_allclose(p1, same, atol=1e-6)
+  with pytest.raises(ValueError, match='volatility_scale'):
+    RestlessBandit('train', volatility_scale='sd')
+  from meta_rl import baselines, evaluation  # pylint: disable=g-import-not-at-top
+  meta = {'task': 'restless',
+          'task_kwargs': {'num_trials': 150, 'volatility_scale': 'std'}}
+  test, kwargs = evaluation.test_core('restless_test', meta)
+  assert test.name == 'restless_test' and test.volatility_scale == 'std'
+  assert kwargs == meta['task_kwargs']
+  # Another task keeps only the episode length.
+  _, kwargs = evaluation.test_core('easy', meta)
+  assert kwargs == {'num_trials': 150}
+  thompson = baselines.make_baseline('thompson_restless', test,
+                                     restless_volatility=0.1)
+  assert thompson.volatility == pytest.approx(0.01)
+  assert baselines.make_baseline(
+      'thompson_restless', environments.make_core('restless_test'),
+      restless_volatility=0.1).volatility == pytest.approx(0.1)
+
+
 def test_volatility_distributions():
   assert BAND_WIDTH == 2 / 30
   assert TRAIN_BANDS == ((0, 2 / 30), (4 / 30, 6 / 30))

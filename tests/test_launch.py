@@ -258,10 +258,12 @@ def tiny_runs(tmp_path_factory):
   runs = {}
   for task, trials in (('informative', 5), ('restless', 150), ('medium', 10)):
     runs[task] = str(root / task)
+    # The restless agent on the other reading of nu (steps of s.d. nu).
+    extra = ['--volatility_scale=std'] if task == 'restless' else []
     _launch('bandits.py', f'--task={task}', f'--run_dir={runs[task]}',
             f'--num_trials={trials}', '--batch_size=8',
             f'--unroll_length={trials}', f'--total_steps={8 * trials * 2}',
-            '--log_every_secs=0', check=0)
+            '--log_every_secs=0', *extra, check=0)
   return runs
 
 
@@ -283,12 +285,23 @@ def test_exp3_and_exp4_analyses_from_a_run_dir(tiny_runs):
                                      'rw_0.2', 'rw_0.8', 'random'}
   assert r['learning_rate_vs_volatility']['n'] == 30
   assert len(r['bands']['ttests']) == 2
+  # Tested on the reading of nu it was trained on.
+  assert r['volatility_scale'] == 'std'
+  assert 0 <= r['learning_rate_at_bound_1'] <= 30
+  wide = r['wider_bound']
+  assert wide['alpha_max'] == 2.0 and wide['above_1'] <= 30
+  assert wide['learning_rate_vs_volatility']['n'] == 30
   png = os.path.join(tiny_runs['restless'], 'eval', 'exp4.png')
   assert open(png, 'rb').read(4) == b'\x89PNG'
   # An agent of the wrong task is refused.
   proc = _launch('exp3_informative.py', f'--run_dir={tiny_runs["medium"]}',
                  check=2)
   assert "trained on 'medium'" in _error_line(proc)
+  # The reading of nu is a flag of the restless task only.
+  proc = _launch('bandits.py', '--task=easy', '--volatility_scale=std',
+                 f'--run_dir={tiny_runs["medium"]}_x', check=2)
+  assert '--volatility_scale applies to --task=restless' in _error_line(proc)
+  assert not os.path.exists(f'{tiny_runs["medium"]}_x')
 
 
 def test_exp2_matrix_and_posterior_decoding(tiny_runs, tmp_path):
@@ -302,6 +315,9 @@ def test_exp2_matrix_and_posterior_decoding(tiny_runs, tmp_path):
   assert set(r['agents']['medium']) == {'independent', 'uniform', 'easy',
                                         'medium', 'hard'}
   assert os.path.exists(os.path.join(out, 'exp2_matrix.png'))
+  with open(os.path.join(out, 'exp2_matrix.md')) as f:
+    table = f.read()
+  assert '| *Bayes-optimal* |' in table and 'hard (no reward input)' in table
   proc = _launch('exp2_matrix.py', f'--output_dir={out}', '--runs=bogus=x',
                  check=2)
   assert 'TASK=RUN_DIR' in _error_line(proc)
@@ -333,7 +349,13 @@ def test_two_step_launcher_and_exp5_analysis(tmp_path):
   proc = _launch('exp5_two_step.py', f'--run_dir={run}', '--num_episodes=60',
                  check=0)
   r = json.load(open(os.path.join(run, 'eval', 'exp5.json')))['results']
-  assert set(r) == {'agent', 'model_based', 'model_free', 'random'}
+  assert set(r) == {'agent', 'model_based', 'model_free',
+                    'model_free_canonical', 'random'}
+  # The canonical model-free learner stays after rewards whatever the
+  # transition, less surely than the reward-maximising one (beta 50).
+  canon = r['model_free_canonical']['stay']
+  assert canon['rewarded_common']['p_stay'] < r['model_free']['stay'][
+      'rewarded_common']['p_stay']
   assert set(r['agent']['stay']) == {'rewarded_common', 'rewarded_rare',
                                      'unrewarded_common', 'unrewarded_rare'}
   assert 'reward_x_transition' in r['agent']['regression']

@@ -30,7 +30,13 @@ The baselines by name (`BASELINES`):
                   Thompson with a grid posterior that knows the reflecting
                   Gaussian random walk of p1 (fixed volatility, 3.1.4).
   model_free, model_based
-                  learners of the two-step task (Daw et al. 2011; 3.2.1).
+                  learners of the two-step task (Daw et al. 2011; 3.2.1) with
+                  the parameters that earn the most reward (alpha 0.3,
+                  beta 50).
+  model_free_canonical
+                  the model-free learner at a moderate inverse temperature
+                  (alpha 0.5, beta 5): the canonical model-free prediction
+                  of Fig 5b (rewards raise staying whatever the transition).
   ideal           scripted player of Harlow's task that reads the gaze's
                   ground truth: fixates, picks at random on trial 1, then
                   win-stay/lose-shift on the image (3.2.2).
@@ -42,6 +48,9 @@ UCB, Rescorla-Wagner), `bernoulli` (Exps 1-2), `informative` (Exp 3),
 
 A policy whose `uses_task_info` is True (`ideal`) also receives the task's
 ground truth before the step under `inputs['task_info']`.
+
+`display_name(name)` is the name figures show for a policy (the paper's:
+'Thompson sampling', 'R-W (α=0.2)', 'LSTM A2C' for the agent).
 
 `make_baseline(name, core, **options)` builds the baseline `name` for the task
 of a batched core. `OPTIONS` maps the option names it accepts to their
@@ -70,7 +79,8 @@ from meta_rl.baselines.harlow import IdealHarlow
 from meta_rl.baselines.informative import OptimalInformative, ThompsonInformative
 from meta_rl.baselines.restless import (
     RESTLESS_VOLATILITY, ThompsonRestless, reflected_walk_kernel)
-from meta_rl.baselines.two_step import TwoStepLearner
+from meta_rl.baselines.two_step import (
+    CANONICAL_ALPHA, CANONICAL_BETA, TwoStepLearner)
 
 # The options `make_baseline` accepts, and their defaults.
 OPTIONS: Mapping[str, float] = types.MappingProxyType({
@@ -117,12 +127,21 @@ def _rescorla_wagner(alpha, core, options):
   return RescorlaWagner(core.num_actions, alpha=alpha, beta=options['rw_beta'])
 
 
-def _two_step(model_based, core, options):
+def _two_step(model_based, core, options, **params):
   del options  # Unused.
   if not hasattr(core, 'common_prob') or 'state' not in core.observation_spec():
     raise ValueError(f'{"model_based" if model_based else "model_free"} is a '
                      f'two-step task learner, not for {core.name}')
-  return TwoStepLearner(model_based, common_prob=core.common_prob)
+  return TwoStepLearner(model_based, common_prob=core.common_prob, **params)
+
+
+def _thompson_restless(core, options):
+  # `restless_volatility` is nu in the task's reading: the variance of the
+  # walk's step, or its standard deviation (`volatility_scale='std'`).
+  nu = options['restless_volatility']
+  scale = getattr(environments_core.unwrap(core), 'volatility_scale',
+                  'variance')
+  return ThompsonRestless(nu**2 if scale == 'std' else nu)
 
 
 def _ideal(core, options):
@@ -146,12 +165,41 @@ BASELINES: Dict[str, Callable[[Any, Mapping[str, float]], Any]] = {
     'random': lambda core, options: RandomPolicy(core.num_actions),
     'thompson_informative': functools.partial(_informative, ThompsonInformative),
     'optimal_informative': functools.partial(_informative, OptimalInformative),
-    'thompson_restless': lambda core, options: ThompsonRestless(
-        options['restless_volatility']),
+    'thompson_restless': _thompson_restless,
     'model_free': functools.partial(_two_step, False),
     'model_based': functools.partial(_two_step, True),
+    'model_free_canonical': functools.partial(
+        _two_step, False, alpha=CANONICAL_ALPHA, beta=CANONICAL_BETA,
+        name='model_free_canonical'),
     'ideal': _ideal,
 }
+
+# The names figures show: the paper's where it names the policy.
+DISPLAY_NAMES: Mapping[str, str] = types.MappingProxyType({
+    'agent': 'LSTM A2C',
+    'agent_no_reward_input': 'LSTM A2C, no reward input',
+    'bayes_optimal': 'Bayes-optimal',
+    'gittins': 'Gittins indices',
+    'thompson': 'Thompson sampling',
+    'thompson_informative': 'Thompson sampling',
+    'thompson_restless': 'Thompson sampling',
+    'optimal_informative': 'optimal',
+    'ucb1': 'UCB1',
+    'ucb': 'UCB',
+    'rw_0.2': 'R-W (α=0.2)',
+    'rw_0.8': 'R-W (α=0.8)',
+    'model_based': 'model-based (reward-maximising)',
+    'model_free': 'model-free (reward-maximising)',
+    'model_free_canonical': 'model-free prediction (canonical)',
+    'ideal': 'ideal player',
+    'random': 'random',
+})
+
+
+def display_name(name: str) -> str:
+  """The name figures show for the policy `name` (`DISPLAY_NAMES`; other
+  names as they are)."""
+  return DISPLAY_NAMES.get(name, name)
 
 # Baselines that decide per agent decision, so fit tasks under action repeat.
 DECISION_LEVEL = ('random', 'ideal')

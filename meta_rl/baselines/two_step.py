@@ -2,11 +2,16 @@
 model-based learners of Daw et al. (2011) whose stay probabilities Fig 5b
 compares with the agent's."""
 
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
 from meta_rl.baselines import common
+
+# The canonical model-free learner of Fig 5b: a moderate inverse temperature,
+# so that staying grows with the previous reward but is far from certain.
+CANONICAL_ALPHA = 0.5
+CANONICAL_BETA = 5.0
 
 
 class TwoStepLearner:
@@ -27,13 +32,17 @@ class TwoStepLearner:
   Defaults alpha 0.3, beta 50 earn (within noise) the most reward per trial on
   the paper's task for both learners (grid alpha in {0.3, 0.5, 0.7, 1}, beta
   in {5, 10, 20, 50}; 1000 episodes): model-based 0.670, model-free 0.611.
+  At such a high beta the model-free learner's choices after a reward are
+  nearly deterministic; the canonical model-free prediction drawn in Fig 5b
+  (and in Daw et al. 2011) is that of a learner at a moderate inverse
+  temperature (`CANONICAL_ALPHA`, `CANONICAL_BETA`: 'model_free_canonical').
   """
 
   def __init__(self, model_based: bool, alpha: float = 0.3, beta: float = 50.0,
-               common_prob: float = 0.75):
+               common_prob: float = 0.75, name: Optional[str] = None):
     self.model_based = model_based
     self.alpha, self.beta, self.common_prob = alpha, beta, common_prob
-    self.name = 'model_based' if model_based else 'model_free'
+    self.name = name or ('model_based' if model_based else 'model_free')
     self.num_actions = 2
 
   def initial_state(self, batch_size: int) -> Dict[str, np.ndarray]:
