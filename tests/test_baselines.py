@@ -445,7 +445,7 @@ def test_restless_baselines_on_the_core():
 
 BANDIT_BASELINES = sorted(set(baselines.BASELINES) - {
     'thompson_informative', 'optimal_informative', 'model_free',
-    'model_based', 'ideal'})
+    'model_based', 'model_free_canonical', 'ideal'})
 
 # P(arm 0) on the second trial after arm 0 paid 1 (win) or 0 (loss) on the
 # first, on the easy task (p1 in {0.1, 0.9}, p2 = 1 - p1).
