@@ -32,12 +32,10 @@ per-policy summaries, the agent's episodes and the table launch/evaluate.py
 prints (`format_table`); `write_tensorboard` writes its headline numbers.
 """
 
-import contextlib
 import dataclasses
 import itertools
 import json
 import os
-import tempfile
 import types
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -48,6 +46,7 @@ import tensorflow as tf
 import environments
 from environments import core as core_lib
 from meta_rl import export as export_lib
+from meta_rl.files import write_json, write_text  # pylint: disable=unused-import
 from meta_rl.agent import sample_action
 
 
@@ -799,44 +798,6 @@ def write_tensorboard(logdir: str, evaluation: Evaluation, step: int,
             '    ' + line for line in evaluation.table().splitlines())
         tf.summary.text(f'eval/{task}/table', text)
     writer.close()
-
-
-@contextlib.contextmanager
-def _atomic_file(path: str):
-  """A text file to write that becomes `path` only when the block ends
-  without error: written to a temporary file in the same directory, synced
-  to disk, then renamed into place. An error (or an interrupt) removes the
-  temporary file and leaves an existing `path` as it was, so a failed write
-  never leaves a truncated output (which would also block the rerun)."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.',
-                             suffix='.tmp', dir=directory)
-  try:
-    with os.fdopen(fd, 'w') as f:
-      yield f
-      f.flush()
-      os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 otherwise
-    os.replace(tmp, path)
-  except BaseException:
-    try:
-      os.remove(tmp)
-    except OSError:
-      pass
-    raise
-
-
-def write_json(path: str, data: Dict[str, Any]) -> None:
-  """Writes `data` as JSON to `path` atomically (`_atomic_file`)."""
-  with _atomic_file(path) as f:
-    json.dump(data, f, indent=1)
-
-
-def write_text(path: str, text: str) -> None:
-  """Writes `text` to `path` atomically (`_atomic_file`)."""
-  with _atomic_file(path) as f:
-    f.write(text)
 
 
 def draw_regret_curves(ax, results: Dict[str, Dict[str, Any]],

@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from meta_rl import files
 from meta_rl import metrics as metrics_lib
 from meta_rl.training import NonFiniteLossError
 
@@ -83,17 +84,9 @@ def read_run_config(run_dir: str) -> Dict[str, Any]:
 
 
 def _write_config(path: str, config: Dict[str, Any]) -> None:
-  """Writes config.json whole or not at all (temporary file, rename)."""
-  tmp = f'{path}.tmp-{os.getpid()}'
-  try:
-    with open(tmp, 'w') as f:
-      json.dump(config, f, indent=2, sort_keys=True, default=str)
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(tmp, path)
-  finally:
-    if os.path.exists(tmp):
-      os.remove(tmp)
+  """Writes config.json whole or not at all (`files.atomic_file`)."""
+  with files.atomic_file(path) as f:
+    json.dump(config, f, indent=2, sort_keys=True, default=str)
 
 
 def _with_schedule(flat: Dict[str, Any]) -> Dict[str, Any]:

@@ -35,6 +35,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from meta_rl import files
+
 KINDS = ('loguniform', 'uniform', 'randint', 'choice', 'grid')
 
 # Documented default search spaces, per training launcher (its file name):
@@ -181,7 +183,7 @@ EVAL_FILE = os.path.join('eval', 'sweep.json')
 def save_evaluation(run_dir: str, evaluation: Mapping[str, Any]) -> None:
   path = os.path.join(run_dir, EVAL_FILE)
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  _write_atomic(path, json.dumps(evaluation, indent=1))
+  files.write_text(path, json.dumps(evaluation, indent=1))
 
 
 def load_evaluation(run_dir: str) -> Optional[Dict[str, Any]]:
@@ -364,7 +366,7 @@ def write_report(sweep_dir: str, trials: Sequence[Trial], top_k: int,
   data = {'metric': metric, 'mode': mode, 'title': title, 'summary': s,
           'space': space_spec(space),
           'trials': [dataclasses.asdict(t) for t in trials]}
-  _write_atomic(paths['json'], json.dumps(data, indent=1))
+  files.write_text(paths['json'], json.dumps(data, indent=1))
   better = 'lower' if mode == 'min' else 'higher'
   mean = s['second_half_mean']
   lines = [f'# {title}', '',
@@ -383,19 +385,12 @@ def write_report(sweep_dir: str, trials: Sequence[Trial], top_k: int,
                       s['best_params'].items())) + '`', '']
   lines += [f'Search space: `{space_spec(space)}`', '',
             report_table(trials, top_k, metric, mode), '']
-  _write_atomic(paths['md'], '\n'.join(lines))
+  files.write_text(paths['md'], '\n'.join(lines))
   if importlib.util.find_spec('matplotlib') is None:
     del paths['png']
   else:
     plot_report(paths['png'], trials, top_k, metric, mode, title, space)
   return paths
-
-
-def _write_atomic(path: str, text: str) -> None:
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    f.write(text)
-  os.replace(tmp, path)
 
 
 def plot_report(path: str, trials: Sequence[Trial], top_k: int, metric: str,
