@@ -148,6 +148,8 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
                     list(training.OPTIMIZERS), 'Optimizer.', **in_a2c)
   flags.DEFINE_float('max_grad_norm', training.A2CConfig().max_grad_norm,
                      'Global gradient-norm clip (0: off).', **in_a2c)
+  flags.DEFINE_float('adam_epsilon', training.A2CConfig().adam_epsilon,
+                     "Adam's epsilon (--optimizer=adam).", **in_a2c)
   flags.DEFINE_integer('batch_size', batch_size, 'Environments stepped in '
                        "lockstep (the paper's threads).", **in_training)
   flags.DEFINE_integer('unroll_length', unroll_length,
@@ -182,15 +184,37 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
                        'multiple of this many updates for good (in '
                        'RUN_DIR/checkpoints/kept/), for analyses over '
                        'training; default: only the latest 3.', **in_run)
+  flags.DEFINE_integer('eval_every', None, 'Every N updates (and after the '
+                       "last), play --eval_episodes of the task's held-out "
+                       'variant (Harlow: the test images) with the weights '
+                       'frozen, log them to TensorBoard (RUN_DIR/tb/heldout) '
+                       'and keep the best checkpoint (RUN_DIR/checkpoints/'
+                       'best); default: never.', **in_run)
+  flags.DEFINE_integer('eval_episodes', run.eval_episodes,
+                       'Episodes per held-out evaluation (--eval_every).',
+                       **in_run)
+  flags.DEFINE_integer('eval_seed', run.eval_seed, 'Seed of the held-out '
+                       'episodes (the same at every evaluation).', **in_run)
+  flags.DEFINE_enum('export', run.export_which,
+                    list(experiment.EXPORT_CHOICES), 'Which weights the run '
+                    'exports at its end: last (the final update) or best '
+                    '(the best held-out checkpoint; needs --eval_every).',
+                    **in_run)
   flags.register_validator('reward_values', _all_floats,
                            message='--reward_values must be numbers',
                            flag_values=fv)
+  flags.register_multi_flags_validator(
+      ['export', 'eval_every'],
+      lambda v: v['export'] != 'best' or v['eval_every'],
+      message='--export=best needs --eval_every (the best checkpoint is '
+              'chosen by the held-out evaluations)', flag_values=fv)
   flags.register_validator('stacked_units', lambda v: len(v) == 2 and all(
       s.isdigit() and int(s) > 0 for s in v),
                            message='--stacked_units must be two positive sizes',
                            flag_values=fv)
   for name in ('num_units', 'batch_size', 'unroll_length', 'total_steps',
-               'checkpoint_every', 'action_repeat', 'keep_every'):
+               'checkpoint_every', 'action_repeat', 'keep_every',
+               'eval_every', 'eval_episodes'):
     flags.register_validator(name, lambda v: v is None or v > 0,
                              message=f'--{name} must be positive',
                              flag_values=fv)
@@ -244,9 +268,11 @@ _RANGES = {
     'beta_e_final': (0, math.inf, False, 'a finite number >= 0'),
     'beta_v': (0, math.inf, False, 'a finite number >= 0'),
     'max_grad_norm': (0, math.inf, False, 'a finite number >= 0 (0: off)'),
+    'adam_epsilon': (0, 1, True, 'a finite number in (0, 1]'),
     'log_every_secs': (0, math.inf, False, 'a finite number >= 0'),
     'seed': (0, math.inf, False, '>= 0'),
     'agent_seed': (0, math.inf, False, '>= 0'),
+    'eval_seed': (0, math.inf, False, '>= 0'),
 }
 
 
@@ -377,7 +403,7 @@ def configs_from_flags(fv=FLAGS):
       gamma=fv.gamma, beta_v=fv.beta_v, beta_e=fv.beta_e,
       beta_e_final=fv.beta_e_final, learning_rate=fv.learning_rate,
       learning_rate_final=fv.learning_rate_final, optimizer=fv.optimizer,
-      max_grad_norm=fv.max_grad_norm)
+      max_grad_norm=fv.max_grad_norm, adam_epsilon=fv.adam_epsilon)
   train_config = training.TrainConfig(
       batch_size=fv.batch_size, unroll_length=fv.unroll_length,
       total_steps=fv.total_steps, seed=fv.seed,
@@ -387,7 +413,9 @@ def configs_from_flags(fv=FLAGS):
       checkpoint_every=fv.checkpoint_every,
       log_every_secs=fv.log_every_secs, keep_every=fv.keep_every,
       histogram_every_secs=(None if fv.histogram_every_secs < 0
-                            else fv.histogram_every_secs))
+                            else fv.histogram_every_secs),
+      eval_every=fv.eval_every, eval_episodes=fv.eval_episodes,
+      eval_seed=fv.eval_seed, export_which=fv.export)
   return agent, a2c, train_config, run
 
 

@@ -25,6 +25,7 @@ import environments
 from meta_rl import agent as agent_lib
 from meta_rl import evaluation
 from meta_rl import export
+from meta_rl import heldout
 from meta_rl import preflight
 from meta_rl import runner
 from meta_rl import training
@@ -69,6 +70,18 @@ class RunConfig:
     histogram_every_secs: seconds between TensorBoard histograms (policy
       logits, values, per-layer gradient norms; written at a progress line,
       also the first and the last); 0: at every progress line; None: never.
+    eval_every: every this many updates (and after the last), play
+      `eval_episodes` episodes of the task's held-out variant with the
+      weights frozen (`meta_rl.heldout`), log them to TensorBoard
+      (RUN_DIR/tb/heldout/) and keep the best checkpoint by the task's
+      score in RUN_DIR/checkpoints/best/; None: never.
+    eval_episodes: episodes per held-out evaluation (one per environment
+      of a batch).
+    eval_seed: seed of the held-out episodes and action draws (the same at
+      every evaluation); keep it apart from the seed of a final report.
+    export_which: 'last' exports the weights at the end of training; 'best'
+      the best held-out checkpoint (needs `eval_every`), which the
+      evaluation after the last update also competes for.
   """
   run_dir: str
   resume: bool = False
@@ -79,6 +92,27 @@ class RunConfig:
   keep_every: Optional[int] = None
   adopt_dir: bool = False
   histogram_every_secs: Optional[float] = 60.0
+  eval_every: Optional[int] = None
+  eval_episodes: int = 64
+  eval_seed: int = 1
+  export_which: str = 'last'
+
+  def __post_init__(self):
+    if self.export_which not in EXPORT_CHOICES:
+      raise ValueError(f'export_which must be one of '
+                       f'{", ".join(EXPORT_CHOICES)}, got {self.export_which!r}')
+    if self.eval_every is not None and self.eval_every < 1:
+      raise ValueError(f'eval_every must be >= 1 or None, got '
+                       f'{self.eval_every}')
+    if self.eval_episodes < 1:
+      raise ValueError(f'eval_episodes must be >= 1, got {self.eval_episodes}')
+    if self.export_which == 'best' and not self.eval_every:
+      raise ValueError("export_which='best' needs eval_every (the best "
+                       'checkpoint is chosen by the held-out evaluations)')
+
+
+# What `RunConfig.export_which` may be.
+EXPORT_CHOICES = ('last', 'best')
 
 
 @dataclasses.dataclass
@@ -204,6 +238,11 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions, agent)
   preflight.check_run(core, net, train_config)  # before B-sized tensors
   trainer = training.InGraphTrainer(core, net, a2c, train_config)
+  evaluator = None
+  if run.eval_every:
+    evaluator, _ = heldout.evaluator_for(
+        task.name, task.kwargs, task.action_repeat, net, run.eval_episodes,
+        run.eval_seed)
   runner.prepare_run_dir(
       run.run_dir, run_config_dict(task, agent, a2c, train_config), run.resume,
       defaults=run_config_dict(TaskConfig(task.name), agent_lib.AgentConfig(),
@@ -217,7 +256,8 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
                       log=log, on_log=on_log,
                       handle_signals=run.handle_signals,
                       keep_every=run.keep_every,
-                      histogram_every_secs=run.histogram_every_secs)
+                      histogram_every_secs=run.histogram_every_secs,
+                      evaluator=evaluator, eval_every=run.eval_every)
   path, exported = None, False
   if run.export and not result.stopped_early:
     if not result.trained:  # a finished run resumed
@@ -226,9 +266,29 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
         log(f'[{task.name}] its SavedModel is {path} (launch/export.py '
             'exports a checkpoint again)')
     if path is None:
-      path = _export(net, task, core, agent, a2c, train_config, run.run_dir,
-                     dict(metadata or {}, num_updates=result.num_updates,
-                          env_steps=result.env_steps, frames=result.frames))
+      meta = dict(metadata or {}, num_updates=result.num_updates,
+                  env_steps=result.env_steps, frames=result.frames,
+                  trained_updates=result.num_updates, selected='last')
+      exporting = net
+      best = heldout.read_best(run.run_dir) if run.export_which == 'best' else None
+      if best is not None and best['update'] != result.num_updates:
+        exporting = evaluation.checkpoint_agent(
+            run.run_dir, os.path.join(run.run_dir, best['checkpoint']), core)
+        meta.update(num_updates=best['update'], env_steps=best['env_steps'],
+                    checkpoint=best['checkpoint'])
+        meta.pop('frames')
+      if best is not None:
+        meta.update(selected='best', heldout={
+            k: best[k] for k in ('metric', 'mode', 'score', 'episodes', 'seed',
+                                 'scalars')})
+        log(f'[{task.name}] exporting the best held-out checkpoint: '
+            f'{best["metric"]} {heldout.describe(best)} (the last update: '
+            f'{result.num_updates})')
+      elif run.export_which == 'best':
+        log(f'[{task.name}] no held-out evaluation gave a score; exporting '
+            'the last update')
+      path = _export(exporting, task, core, agent, a2c, train_config,
+                     run.run_dir, meta)
       exported = True
   return TrainResult(run.run_dir, path, result.num_updates, result.env_steps,
                      result.frames, result.seconds, result.last_log,
@@ -271,7 +331,8 @@ def _final_export(run_dir: str, num_updates: int) -> Optional[str]:
   for version in reversed(complete):
     path = os.path.join(base, str(version))
     try:
-      if export.read_metadata(path).get('num_updates') == num_updates:
+      meta = export.read_metadata(path)
+      if meta.get('trained_updates', meta.get('num_updates')) == num_updates:
         return path
     except (OSError, ValueError):
       continue

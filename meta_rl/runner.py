@@ -441,7 +441,8 @@ def run(trainer, run_dir: str, *, resume: bool = False,
         on_log: Optional[Callable[[int, Dict[str, float]], None]] = None,
         handle_signals: bool = True,
         keep_every: Optional[int] = None,
-        histogram_every_secs: Optional[float] = 60.0) -> RunResult:
+        histogram_every_secs: Optional[float] = 60.0,
+        evaluator=None, eval_every: Optional[int] = None) -> RunResult:
   """Trains until the trainer's `total_updates`, checkpointing and logging.
 
   Checkpoints every `checkpoint_every` updates and at exit (also on Ctrl-C
@@ -473,6 +474,12 @@ def run(trainer, run_dir: str, *, resume: bool = False,
   After the first update, the run's config.json (if there is one) is written
   to the HParams plugin (`write_hparams`), unless an earlier start of the
   run did it.
+  With an `evaluator` (`heldout.HeldOutEvaluator`) and `eval_every`, every
+  `eval_every` updates and after the last one the current weights play the
+  held-out episodes frozen: the scalars go to TensorBoard (RUN_DIR/tb/heldout/,
+  the training tags) and a line to `log`; a checkpoint that beats the best
+  score so far (`heldout.read_best`, kept across resumes) is written if it
+  is not yet and copied to RUN_DIR/checkpoints/best/ (`heldout.keep_best`).
   `handle_signals=False` leaves signal handlers alone (needed off the main
   thread, e.g. in a Ray Tune worker). The manager keeps the latest 3
   checkpoints; with `keep_every`, the checkpoint of every update that is a
@@ -516,6 +523,41 @@ def run(trainer, run_dir: str, *, resume: bool = False,
     return manager.save(checkpoint_number=number)
   writer = tf.summary.create_file_writer(os.path.join(run_dir, 'tb'))
   total_updates = trainer.total_updates
+  evaluate = evaluator is not None and bool(eval_every)
+  if evaluate:
+    from meta_rl import heldout  # pylint: disable=g-import-not-at-top
+    eval_writer = tf.summary.create_file_writer(
+        os.path.join(run_dir, 'tb', heldout.TB_RUN))
+    best = heldout.read_best(run_dir)
+
+  def held_out(u):
+    """Evaluates update `u` frozen; keeps it if it is the best so far."""
+    nonlocal best
+    t0 = time.time()
+    scalars = evaluator()
+    seconds = time.time() - t0
+    score = evaluator.score(scalars)
+    with eval_writer.as_default(step=trainer.env_steps):
+      for k, v in scalars.items():
+        tf.summary.scalar(k, v)
+    eval_writer.flush()
+    kept = ''
+    if evaluator.better(score, best and best.get('score')):
+      latest = manager.latest_checkpoint
+      prefix = (latest if latest and latest.endswith(f'ckpt-{u}')
+                else save(u))
+      record = {'update': u, 'env_steps': trainer.env_steps,
+                'metric': evaluator.metric, 'mode': evaluator.mode,
+                'score': score, 'episodes': evaluator.num_episodes,
+                'seed': evaluator.seed, 'scalars': scalars}
+      heldout.keep_best(run_dir, prefix, record)
+      best = heldout.read_best(run_dir)
+      kept = ', kept as the best'
+    log(f'[{name}] held out at update {u} ({evaluator.num_episodes} '
+        f'episodes, {seconds:.1f} s): '
+        + heldout.format_scalars(scalars, [evaluator.metric, *(
+            k for k in trainer.progress_metrics if k != evaluator.metric)])
+        + f'{kept}; best {heldout.describe(best)}')
 
   stop = {'signal': None}
 
@@ -561,6 +603,8 @@ def run(trainer, run_dir: str, *, resume: bool = False,
         path = save(u)
         if keep:
           _keep_checkpoint(path, os.path.join(manager.directory, KEPT))
+      if evaluate and (u % eval_every == 0 or u >= total_updates):
+        held_out(u)
       now = time.time()
       if first:
         first = False
@@ -607,6 +651,8 @@ def run(trainer, run_dir: str, *, resume: bool = False,
     for s, handler in old.items():
       signal.signal(s, handler)
     writer.close()
+    if evaluate:
+      eval_writer.close()
   if stopped_by is not None:
     what = {signal.SIGINT: 'interrupted (SIGINT)',
             signal.SIGTERM: 'SIGTERM'}.get(stopped_by, f'signal {stopped_by}')

@@ -1,0 +1,222 @@
+"""Periodic frozen evaluation during training (`meta_rl.heldout`), the best
+checkpoint it keeps and `--export=best`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import environments
+from meta_rl import evaluation, experiment, export, heldout
+from meta_rl.agent import AgentConfig, make_agent
+from meta_rl.training import A2CConfig, TrainConfig
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize('task,kwargs', [
+    ('independent', {'num_trials': 20}),
+    ('two_step', {'num_trials': 10}),
+    ('harlow', {'resolution': 21, 'num_images': 8, 'max_steps': 60,
+                'num_trials': 3, 'split': 'test'}),
+])
+def test_evaluator_equals_play_episodes(task, kwargs):
+  """The held-out scalars are what `play_episodes` + `summarise` give for
+  the same seed: the same episodes and action draws, only the first episode
+  of each environment (Harlow's end at different steps)."""
+  core = environments.make_core(task, **kwargs)
+  agent = make_agent(core.observation_spec(), core.num_actions,
+                     AgentConfig(num_units=8, seed=3))
+  evaluator = heldout.HeldOutEvaluator(core, agent, num_episodes=12, seed=5)
+  got = evaluator()
+  episodes = evaluation.play_episodes(core, evaluation.AgentPolicy(agent), 12,
+                                      seed=5)
+  want = evaluation.summarise(episodes, core.derived_metrics)
+  assert got['episode_return'] == pytest.approx(
+      episodes['rewards'].sum(axis=1).mean(), rel=1e-5)
+  compared = 0
+  for key, value in got.items():
+    # Episode sums are `final_<m>_mean` there, derived metrics by name.
+    other = (f'final_{key[len("episode_"):]}_mean'
+             if key.startswith('episode_') else key)
+    if other in want:
+      assert value == pytest.approx(want[other], rel=1e-5, abs=1e-6), key
+      compared += 1
+  assert compared >= 2
+  assert got['heldout_steps'] == episodes['valid'].any(axis=0).sum() * 12
+  assert evaluator.metric == core.sweep_metric[0]
+  # Frozen: the same weights give the same numbers again.
+  assert evaluator() == got
+
+
+def test_better_follows_the_mode():
+  core = environments.make_core('independent', num_trials=5)
+  agent = make_agent(core.observation_spec(), core.num_actions,
+                     AgentConfig(num_units=4))
+  evaluator = heldout.HeldOutEvaluator(core, agent, 2)
+  assert (evaluator.metric, evaluator.mode) == ('episode_regret', 'min')
+  assert evaluator.better(1.0, None) and evaluator.better(1.0, 2.0)
+  assert not evaluator.better(2.0, 2.0) and not evaluator.better(None, 2.0)
+  assert evaluator.score({'episode_regret': float('nan')}) is None
+
+
+def _scalars(tb_dir, tag):
+  """[(step, value)] of a scalar tag in the event files directly in tb_dir."""
+  out = []
+  for path in sorted(tf.io.gfile.glob(os.path.join(tb_dir, 'events.*'))):
+    for record in tf.data.TFRecordDataset(path):
+      event = tf.compat.v1.Event.FromString(record.numpy())
+      for v in event.summary.value:
+        if v.tag == tag:
+          out.append((event.step, float(tf.make_ndarray(v.tensor))))
+  return out
+
+
+@pytest.fixture(scope='module')
+def best_run(tmp_path_factory):
+  """A short two-step run evaluated every 3 updates, exporting the best."""
+  run_dir = str(tmp_path_factory.mktemp('heldout') / 'run')
+  task = experiment.TaskConfig('two_step', {'num_trials': 10})
+  args = (task, AgentConfig(num_units=8), A2CConfig(learning_rate=3e-2),
+          TrainConfig(batch_size=8, unroll_length=10, total_steps=80 * 20))
+  lines = []
+  result = experiment.train(
+      *args, experiment.RunConfig(run_dir, log_every_secs=0, eval_every=3,
+                                  eval_episodes=16, export_which='best'),
+      log=lines.append)
+  return run_dir, args, result, lines
+
+
+def test_best_checkpoint_is_the_best_held_out_point(best_run):
+  run_dir, _, result, lines = best_run
+  points = _scalars(os.path.join(run_dir, 'tb', heldout.TB_RUN),
+                    'reward_per_trial')
+  steps_per_update = 8 * 10
+  # Every 3 updates and after the last (update 20).
+  assert [s // steps_per_update for s, _ in points] == [
+      3, 6, 9, 12, 15, 18, 20]
+  values = [v for _, v in points]
+  first_max = int(np.argmax(values))
+  best = heldout.read_best(run_dir)
+  assert best['update'] == points[first_max][0] // steps_per_update
+  assert best['score'] == pytest.approx(values[first_max])
+  assert best['metric'] == 'reward_per_trial' and best['mode'] == 'max'
+  # Only the best's files are in best/.
+  names = sorted(os.listdir(heldout.best_dir(run_dir)))
+  assert names == ['best.json', f'ckpt-{best["update"]}.data-00000-of-00001',
+                   f'ckpt-{best["update"]}.index']
+  assert any('kept as the best' in line for line in lines)
+  assert any('exporting the best held-out checkpoint' in line
+             for line in lines)
+  # The training tags are the held-out tags (one chart in TensorBoard).
+  assert _scalars(os.path.join(run_dir, 'tb'), 'reward_per_trial')
+
+
+def test_export_best_exports_the_best_weights(best_run):
+  run_dir, _, result, _ = best_run
+  best = heldout.read_best(run_dir)
+  meta = export.read_metadata(result.saved_model)
+  assert meta['selected'] == 'best'
+  assert meta['num_updates'] == best['update']
+  assert meta['trained_updates'] == 20
+  assert meta['heldout']['score'] == pytest.approx(best['score'])
+  # The exported weights are the best checkpoint's, not the last update's.
+  core = environments.make_core('two_step', num_trials=10)
+  net = evaluation.checkpoint_agent(
+      run_dir, os.path.join(run_dir, best['checkpoint']), core)
+  def weights(variables):  # the float ones (not a seed generator's state)
+    return [v.numpy() for v in variables
+            if np.issubdtype(np.asarray(v.numpy()).dtype, np.floating)]
+  saved = weights(tf.saved_model.load(result.saved_model).variables)
+  assert len(saved) == len(weights(net.variables)) >= 4
+  for a, b in zip(weights(net.variables), saved):
+    np.testing.assert_array_equal(a, b)
+  if best['update'] != 20:
+    last = evaluation.checkpoint_agent(
+        run_dir, os.path.join(run_dir, 'checkpoints', 'ckpt-20'), core)
+    assert any(not np.array_equal(a, b)
+               for a, b in zip(weights(last.variables), saved))
+  # Played again on the same held-out episodes, the export scores its score.
+  evaluator = heldout.HeldOutEvaluator(core, net, 16, seed=1)
+  assert evaluator()['reward_per_trial'] == pytest.approx(best['score'])
+
+
+def test_resume_keeps_the_best_and_a_finished_run_finds_its_export(best_run):
+  run_dir, args, result, _ = best_run
+  before = heldout.read_best(run_dir)
+  lines = []
+  again = experiment.train(
+      *args, experiment.RunConfig(run_dir, resume=True, eval_every=3,
+                                  eval_episodes=16, export_which='best'),
+      log=lines.append)
+  assert not again.exported and again.saved_model == result.saved_model
+  assert heldout.read_best(run_dir) == before
+  # Extended: the new evaluations compete with the best of the first start.
+  task, agent, a2c, train = args
+  longer = TrainConfig(batch_size=8, unroll_length=10, total_steps=80 * 26)
+  lines = []
+  experiment.train(task, agent, a2c, longer, experiment.RunConfig(
+      run_dir, resume=True, eval_every=3, eval_episodes=16,
+      export_which='best'), log=lines.append)
+  after = heldout.read_best(run_dir)
+  assert after['score'] >= before['score']
+  if after['update'] == before['update']:
+    assert after == before
+  assert any(f'best {before["score"]:.3f}' in line for line in lines
+             if 'held out at update 21' in line)
+
+
+def test_damaged_best_json_counts_as_none(tmp_path):
+  directory = tmp_path / 'checkpoints' / heldout.BEST_DIR
+  directory.mkdir(parents=True)
+  (directory / heldout.BEST_FILE).write_text('{"update": 3, "chec')
+  assert heldout.read_best(str(tmp_path)) is None
+  (directory / heldout.BEST_FILE).write_text(json.dumps(
+      {'update': 3, 'checkpoint': 'checkpoints/best/ckpt-3'}))
+  assert heldout.read_best(str(tmp_path)) is None  # its files are missing
+
+
+def test_run_config_checks():
+  with pytest.raises(ValueError, match='needs eval_every'):
+    experiment.RunConfig('x', export_which='best')
+  with pytest.raises(ValueError, match='export_which'):
+    experiment.RunConfig('x', export_which='first', eval_every=2)
+  with pytest.raises(ValueError, match='eval_every'):
+    experiment.RunConfig('x', eval_every=0)
+  with pytest.raises(ValueError, match='eval_episodes'):
+    experiment.RunConfig('x', eval_every=1, eval_episodes=0)
+
+
+def test_launcher_refuses_export_best_without_evaluations(tmp_path):
+  run_dir = tmp_path / 'run'
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'launch', 'two_step.py'),
+       f'--run_dir={run_dir}', '--total_steps=100', '--export=best'],
+      capture_output=True, text=True, cwd=ROOT, timeout=120)
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+  assert lines[0].startswith('error: ') and (
+      '--export=best needs --eval_every' in lines[0])
+  assert not run_dir.exists()
+
+
+def test_eval_flags_reach_the_run_config():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, os.path.join(ROOT, 'launch'))
+  import common  # pylint: disable=g-import-not-at-top
+  fv = flags.FlagValues()
+  common.define_training_flags(fv)
+  fv(['x', '--run_dir=r', '--eval_every=7', '--eval_episodes=9',
+      '--eval_seed=4', '--export=best'])
+  run = common.configs_from_flags(fv)[3]
+  assert (run.eval_every, run.eval_episodes, run.eval_seed,
+          run.export_which) == (7, 9, 4, 'best')
+  for bad in (['--export=first'], ['--eval_episodes=0', '--eval_every=1']):
+    fv2 = flags.FlagValues()
+    common.define_training_flags(fv2)
+    with pytest.raises(flags.Error):
+      fv2(['x', *bad])
