@@ -562,20 +562,25 @@ def run_policy(run_dir, core, task, flag):
     fail(f'--{flag} {run_dir}: {str(e).splitlines()[0]}')
 
 
-def tensorboard_curve(run_dir, tag):
+def tensorboard_curve(run_dir, tag, wall_times=False, sub=''):
   """(steps, values) of a logged scalar (e.g. 'p_correct_later') from every
-  point of a run's TensorBoard events; empty lists if it was never logged."""
+  point of a run's TensorBoard events (RUN_DIR/tb/SUB, e.g. sub='heldout');
+  with `wall_times`, (steps, values, wall times in seconds). Empty lists if
+  it was never logged."""
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
   # 0: keep every point (the default keeps a sample of 10 tensor events).
   acc = event_accumulator.EventAccumulator(
-      os.path.join(run_dir, 'tb'), size_guidance={'scalars': 0, 'tensors': 0})
+      os.path.join(run_dir, 'tb', sub),
+      size_guidance={'scalars': 0, 'tensors': 0})
   acc.Reload()
   if tag in acc.Tags().get('tensors', []):  # TF2 summaries are tensors
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     events = acc.Tensors(tag)
-    return ([e.step for e in events],
-            [float(tf.make_ndarray(e.tensor_proto)) for e in events])
-  if tag in acc.Tags().get('scalars', []):
+    values = [float(tf.make_ndarray(e.tensor_proto)) for e in events]
+  elif tag in acc.Tags().get('scalars', []):
     events = acc.Scalars(tag)
-    return [e.step for e in events], [e.value for e in events]
-  return [], []
+    values = [e.value for e in events]
+  else:
+    events, values = [], []
+  out = ([e.step for e in events], values)
+  return out + ([e.wall_time for e in events],) if wall_times else out

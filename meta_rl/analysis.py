@@ -396,3 +396,60 @@ def first_discovery(trips) -> np.ndarray:
   """Decision index of each episode's first goal visit [N] (-1 if none)."""
   first = trips['latency'][:, 0]
   return np.where(np.isnan(first), -1, first - 1).astype(int)
+
+
+def learning_curve_summary(steps, values, wall_times, target: float,
+                           mode: str = 'max', stability: float = 0.85,
+                           max_gap_secs: float = 300.0) -> Dict[str, float]:
+  """When a training curve first reached a target, and how it held it.
+
+  Args:
+    steps: [P] agent steps of the curve's points (progress windows), in the
+      order logged; a resumed run may log a step again (it restarted from an
+      earlier checkpoint): each point is kept where it was logged.
+    values: [P] the metric at those points (e.g. P(correct) on trials 2-10).
+    wall_times: [P] seconds (event wall times).
+    target: the target value; reached where `values >= target` ('max') or
+      `<= target` ('min').
+    mode: 'max' or 'min'.
+    stability: a point after the first target counts as a dip where it falls
+      below `stability * target` ('max'; 'min': above `target / stability`).
+    max_gap_secs: gaps between consecutive points longer than this (a run
+      stopped and resumed later) are left out of the wall time.
+  Returns:
+    `points`, `final_step`, `train_secs` (wall time of training, gaps left
+    out), `last` (the last point's value), `best` and `best_step`; and if
+    the target was reached: `first_step`, `first_secs`, `after_worst` (the
+    worst point from the first target on), `after_worst_step`, `dips` (points
+    past the stability bound after it) and `stable` (1.0 if none, else 0.0).
+  """
+  steps = np.asarray(steps, np.float64)
+  values = np.asarray(values, np.float64)
+  wall = np.asarray(wall_times, np.float64)
+  if mode not in ('max', 'min'):
+    raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+  if not len(steps) == len(values) == len(wall):
+    raise ValueError('steps, values and wall_times differ in length')
+  out = {'points': float(len(steps))}
+  if not len(steps):
+    return out
+  gaps = np.diff(wall, prepend=wall[0])
+  elapsed = np.cumsum(np.where(gaps > max_gap_secs, 0.0, gaps))
+  sign = 1.0 if mode == 'max' else -1.0
+  best = int(np.argmax(sign * values))
+  out.update(final_step=float(steps.max()), train_secs=float(elapsed[-1]),
+             last=float(values[-1]), best=float(values[best]),
+             best_step=float(steps[best]))
+  reached = np.flatnonzero(sign * values >= sign * target)
+  if not len(reached):
+    return out
+  first = int(reached[0])
+  after = values[first:]
+  worst = first + int(np.argmin(sign * after))
+  bound = stability * target if mode == 'max' else target / stability
+  dips = int(np.sum(sign * after < sign * bound))
+  out.update(first_step=float(steps[first]), first_secs=float(elapsed[first]),
+             after_worst=float(values[worst]),
+             after_worst_step=float(steps[worst]), dips=float(dips),
+             stable=float(dips == 0))
+  return out

@@ -1,6 +1,7 @@
 """Rescorla-Wagner fits and regressions (meta_rl.analysis)."""
 
 import numpy as np
+import pytest
 
 from meta_rl import analysis
 
@@ -175,3 +176,26 @@ def test_regret_curves_draw_the_agent_on_top_with_paper_names():
       'LSTM A2C (1.00)', 'Bayes-optimal (1.00)', 'R-W (α=0.2) (1.00)',
       'Thompson sampling (1.00)']
   plt.close(fig)
+
+
+def test_learning_curve_summary_by_hand():
+  steps = [10, 20, 30, 40, 50, 60]
+  values = [0.5, 0.96, 0.90, 0.70, 0.97, 0.95]
+  wall = [0, 5, 10, 1000, 1005, 1010]  # stopped and resumed after 10 s
+  s = analysis.learning_curve_summary(steps, values, wall, 0.95, 'max', 0.85)
+  assert s['first_step'] == 20 and s['first_secs'] == 5
+  assert s['after_worst'] == 0.70 and s['after_worst_step'] == 40
+  # 0.85 * 0.95 = 0.8075: only 0.70 is below.
+  assert s['dips'] == 1 and s['stable'] == 0.0
+  assert s['train_secs'] == 20  # the 990-s gap is left out
+  assert (s['best'], s['best_step'], s['last'], s['final_step']) == (
+      0.97, 50, 0.95, 60)
+  never = analysis.learning_curve_summary(steps, [0.5] * 6, wall, 0.95)
+  assert 'first_step' not in never and never['best'] == 0.5
+  # Lower is better: a latency ratio with target 0.5 and bound 0.5 / 0.85.
+  low = analysis.learning_curve_summary(
+      [1, 2, 3], [0.9, 0.45, 0.55], [0, 1, 2], 0.5, 'min', 0.85)
+  assert low['first_step'] == 2 and low['dips'] == 0 and low['stable'] == 1.0
+  with pytest.raises(ValueError, match='mode'):
+    analysis.learning_curve_summary([1], [1], [1], 1, 'up')
+  assert analysis.learning_curve_summary([], [], [], 1) == {'points': 0.0}

@@ -220,3 +220,45 @@ def test_eval_flags_reach_the_run_config():
     common.define_training_flags(fv2)
     with pytest.raises(flags.Error):
       fv2(['x', *bad])
+
+
+def test_seed_study_reports_each_run(best_run, tmp_path):
+  """launch/seed_study.py over two runs: one with an analysis output of its
+  export (eval/exp6.json), one without (its held-out columns empty)."""
+  import shutil  # pylint: disable=g-import-not-at-top
+  run_dir = best_run[0]
+  other = tmp_path / 'other_s1'
+  shutil.copytree(run_dir, other)
+  os.makedirs(other / 'eval')
+  (other / 'eval' / 'exp6.json').write_text(json.dumps({
+      'num_episodes': 1000, 'seed': 12345, 'results': {'agent': {
+          'p_correct_later': 0.961, 'p_correct_later_after_win': 0.97,
+          'p_correct_later_after_loss': 0.952, 'fixation_rate': 1.0}}}))
+  out = tmp_path / 'study'
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'launch', 'seed_study.py'),
+       f'--runs={run_dir},{tmp_path}/other_*', f'--output_dir={out}',
+       '--metric=reward_per_trial', '--target=0.0'],
+      capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  study = json.loads((out / 'seeds.json').read_text())
+  assert [r['name'] for r in study['runs']] == ['run', 'other_s1']
+  first, second = study['runs']
+  # Target 0: reached at the first training window.
+  points = _scalars(os.path.join(run_dir, 'tb'), 'reward_per_trial')
+  assert first['training']['first_step'] == points[0][0]
+  assert first['training']['final_step'] == max(s for s, _ in points)
+  assert first['heldout_while_training']['evaluations'] == 7
+  assert first['best_checkpoint']['update'] == heldout.read_best(
+      run_dir)['update']
+  assert 'export' not in first
+  assert second['export']['p_correct_later'] == 0.961
+  assert second['export_metadata']['selected'] == 'best'
+  rows = (out / 'seeds.md').read_text().splitlines()
+  assert len(rows) == 4 and '| 0.961 | 0.970 | 0.952 | 1.000 |' in rows[3]
+  assert (out / 'exp6_seeds.png').stat().st_size > 10_000
+  again = subprocess.run(
+      [sys.executable, os.path.join(ROOT, 'launch', 'seed_study.py'),
+       f'--runs={run_dir}', f'--output_dir={out}'],
+      capture_output=True, text=True, cwd=ROOT, timeout=300)
+  assert again.returncode == 2 and 'exists' in again.stderr

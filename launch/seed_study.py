@@ -1,0 +1,250 @@
+"""A seed study: every run of a configuration, how and whether it learned.
+
+  python launch/exp6_harlow.py --run_dir=runs/harlow_s0 --checkpoint_episodes=0 \
+      --baselines=                                  # each run: its export, held out
+  python launch/seed_study.py --runs='runs/harlow_s*,runs/harlow_stacked_s*' \
+      --output_dir=docs                              # table + Fig 6e
+
+For each run dir (globs allowed) it reads the training curve of --metric from
+TensorBoard (the progress windows, RUN_DIR/tb), the held-out evaluations made
+while training (RUN_DIR/tb/heldout, `--eval_every`), the best checkpoint
+(`checkpoints/best/best.json`) and the held-out evaluation of the run's
+export written by launch/exp6_harlow.py (RUN_DIR/eval/exp6.json: 1000 test
+episodes of held-out images; a run without it is listed with its held-out
+columns empty). It reports: decisions and wall time to the first training
+window at or above --target, the worst window after it and whether any fell
+below --stability x target (the issue's stability row), the best held-out
+evaluation while training, and the export's held-out numbers.
+
+Writes OUTPUT_DIR/seeds.json, seeds.md (a Markdown table, one row per run,
+failures included) and exp6_seeds.png (Fig 6e as the paper draws it: for each
+core, each seed's held-out performance at the end in decreasing order, with
+the paper's at-ceiling fractions marked: 26% of single-LSTM and 43% of
+stacked-LSTM seeds).
+"""
+
+import glob
+import json
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+import common
+
+flags.DEFINE_list('runs', [], 'Run dirs (globs allowed) of one task.')
+flags.DEFINE_string('output_dir', None, 'Where to write seeds.json, seeds.md '
+                    'and exp6_seeds.png.')
+flags.DEFINE_string('metric', 'p_correct_later', 'Training scalar of the '
+                    'target (TensorBoard tag).')
+flags.DEFINE_enum('mode', 'max', ['max', 'min'], 'Whether higher (max) or '
+                  'lower (min) values of --metric are better.')
+flags.DEFINE_float('target', 0.95, 'The target of --metric.')
+flags.DEFINE_float('stability', 0.85, 'After the first target, a window '
+                   'below this fraction of it counts as a dip.')
+flags.DEFINE_string('heldout_json', 'exp6.json', 'The analysis output of each '
+                    'run (RUN_DIR/eval/...) with its export\'s held-out '
+                    'numbers.')
+flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
+FLAGS = flags.FLAGS
+
+# Fig 6e: fractions of 100 seeds at ceiling in the paper.
+PAPER_AT_CEILING = {'lstm': 0.26, 'stacked_lstm': 0.43}
+CORE_NAMES = {'lstm': 'Conv-LSTM (Fig 1b)', 'stacked_lstm': 'stacked LSTM '
+              '(Fig 1c)', 'feedforward': 'feed-forward'}
+HELDOUT_KEYS = ('p_correct_trial_1', 'p_correct_later',
+                'p_correct_later_after_win', 'p_correct_later_after_loss',
+                'fixation_rate', 'decisions_per_trial')
+
+
+def _run_dirs(patterns):
+  dirs = []
+  for pattern in patterns:
+    found = ([d for d in sorted(glob.glob(pattern)) if os.path.isdir(d)]
+             if glob.has_magic(pattern) else [pattern])
+    for d in found:
+      if d not in dirs:
+        dirs.append(d)
+  return dirs
+
+
+def study_run(run_dir):
+  """The seeds-table entry of one run dir."""
+  from meta_rl import analysis, heldout, runner  # pylint: disable=g-import-not-at-top
+  try:
+    config = runner.read_run_config(run_dir)
+  except ValueError as e:
+    common.fail(f'--runs {run_dir}: {str(e).splitlines()[0]}')
+  agent, train = config.get('agent', {}), config.get('train', {})
+  entry = {'run_dir': run_dir, 'name': os.path.basename(os.path.normpath(run_dir)),
+           'task': config.get('task', {}).get('name'),
+           'core': agent.get('core'), 'seed': train.get('seed'),
+           'total_steps': train.get('total_steps'),
+           'resolution': config.get('task', {}).get('kwargs', {}).get(
+               'resolution')}
+  steps, values, wall = common.tensorboard_curve(run_dir, FLAGS.metric,
+                                                 wall_times=True)
+  entry['training'] = analysis.learning_curve_summary(
+      steps, values, wall, FLAGS.target, FLAGS.mode, FLAGS.stability)
+  h_steps, h_values = common.tensorboard_curve(run_dir, FLAGS.metric,
+                                               sub=heldout.TB_RUN)
+  if h_steps:
+    sign = 1 if FLAGS.mode == 'max' else -1
+    i = max(range(len(h_values)), key=lambda j: sign * h_values[j])
+    entry['heldout_while_training'] = {
+        'evaluations': len(h_steps), 'best': h_values[i],
+        'best_step': h_steps[i], 'last': h_values[-1]}
+  best = heldout.read_best(run_dir)
+  if best:
+    entry['best_checkpoint'] = {k: best[k] for k in
+                                ('update', 'env_steps', 'score')}
+  path = os.path.join(run_dir, 'eval', FLAGS.heldout_json)
+  if os.path.exists(path):
+    with open(path) as f:
+      report = json.load(f)
+    agent_result = report.get('results', {}).get('agent', {})
+    entry['export'] = {k: agent_result[k] for k in HELDOUT_KEYS
+                       if k in agent_result}
+    entry['export'].update(num_episodes=report.get('num_episodes'),
+                           seed=report.get('seed'))
+    entry['export_metadata'] = _export_metadata(run_dir)
+  return entry
+
+
+def _export_metadata(run_dir):
+  from meta_rl import export  # pylint: disable=g-import-not-at-top
+  try:
+    path = export.latest_version_dir(os.path.join(run_dir, 'saved_model'))
+    meta = export.read_metadata(path)
+  except (OSError, ValueError):
+    return {}
+  return {'path': path, 'num_updates': meta.get('num_updates'),
+          'env_steps': meta.get('env_steps'),
+          'selected': meta.get('selected', 'last'),
+          'trained_updates': meta.get('trained_updates')}
+
+
+def _fmt(x, spec='.3f'):
+  return '' if x is None else format(x, spec)
+
+
+def _millions(x):
+  return '' if x is None else f'{x / 1e6:.2f}M'
+
+
+def _minutes(x):
+  return '' if x is None else f'{x / 60:.0f} min'
+
+
+def markdown(entries):
+  head = ('| run | core | seed | trained | first >= target (training) | wall '
+          'time to it | worst after it | dips | best held out while training '
+          '| exported (selected) | trials 2-10 | after a win | after a loss | '
+          'fixations |')
+  lines = [head, '|' + '---|' * (head.count('|') - 1)]
+  for e in entries:
+    t = e['training']
+    h = e.get('heldout_while_training', {})
+    x = e.get('export', {})
+    m = e.get('export_metadata', {})
+    exported = ''
+    if m:
+      exported = f'{_millions(m.get("env_steps"))} ({m.get("selected")})'
+    lines.append(
+        f'| {e["name"]} | {e["core"]} | {e["seed"]} | '
+        f'{_millions(t.get("final_step"))} | '
+        f'{_millions(t.get("first_step")) or "not reached"} | '
+        f'{_minutes(t.get("first_secs"))} | {_fmt(t.get("after_worst"))} | '
+        f'{"" if "dips" not in t else int(t["dips"])} | '
+        f'{_fmt(h.get("best"))} | {exported} | '
+        f'{_fmt(x.get("p_correct_later"))} | '
+        f'{_fmt(x.get("p_correct_later_after_win"))} | '
+        f'{_fmt(x.get("p_correct_later_after_loss"))} | '
+        f'{_fmt(x.get("fixation_rate"))} |')
+  return '\n'.join(lines) + '\n'
+
+
+def plot(path, entries):
+  """Fig 6e: per core, the seeds' held-out performance in decreasing order
+  against the fraction of seeds, with the paper's at-ceiling fractions."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  colours = {'lstm': 'tab:blue', 'stacked_lstm': 'tab:orange',
+             'feedforward': 'tab:gray'}
+  fig, ax = plt.subplots(figsize=(6.4, 4.4))
+  by_core = {}
+  for e in entries:
+    value = e.get('export', {}).get('p_correct_later')
+    if value is not None:
+      by_core.setdefault(e['core'], []).append(value)
+  for core, vals in sorted(by_core.items()):
+    vals = sorted(vals, reverse=True)
+    n = len(vals)
+    x = (np.arange(n) + 0.5) / n * 100
+    at = sum(v >= FLAGS.target for v in vals)
+    c = colours.get(core, 'k')
+    ax.plot(x, vals, marker='o', color=c, lw=1.5,
+            label=f'{CORE_NAMES.get(core, core)}: {at} of {n} seeds '
+            f'>= {FLAGS.target:g}')
+    if core in PAPER_AT_CEILING:
+      ax.axvline(PAPER_AT_CEILING[core] * 100, color=c, ls='--', lw=1,
+                 label=f'paper: {PAPER_AT_CEILING[core]:.0%} of 100 seeds '
+                 'at ceiling')
+  ax.axhline(FLAGS.target, color='k', ls=':', lw=1)
+  ax.axhline(0.5, color='gray', ls=':', lw=1)
+  ax.text(1, 0.51, 'chance', color='gray', fontsize=8)
+  ax.set(xlim=(0, 100), ylim=(0.3, 1.02),
+         xlabel='seeds, in decreasing order of performance (%)',
+         ylabel='P(correct), trials 2-10\n(held-out images, exported agent)',
+         title='Harlow: final performance per seed (Fig 6e)')
+  ax.grid(alpha=0.3)
+  if by_core:
+    ax.legend(frameon=False, fontsize=8, loc='lower left')
+  else:
+    ax.text(50, 0.7, f'no run has a held-out evaluation of its export\n'
+            f'(RUN_DIR/eval/{FLAGS.heldout_json})', ha='center')
+  fig.tight_layout()
+  tmp = path + '.tmp.png'
+  fig.savefig(tmp, dpi=120)
+  os.replace(tmp, path)
+  plt.close(fig)
+
+
+def main(argv):
+  common.require_analysis()
+  common.no_arguments(argv)
+  if not FLAGS.runs:
+    common.fail('--runs is required')
+  if not FLAGS.output_dir:
+    common.fail('--output_dir is required')
+  run_dirs = _run_dirs(FLAGS.runs)
+  missing = [d for d in run_dirs if not os.path.isdir(d)]
+  if missing or not run_dirs:
+    common.fail(f'--runs: no run dir {missing[0] if missing else FLAGS.runs}')
+  common.check_output_dir(FLAGS.output_dir, 'output_dir')
+  names = ('seeds.json', 'seeds.md', 'exp6_seeds.png')
+  paths = [os.path.join(FLAGS.output_dir, n) for n in names]
+  existing = [p for p in paths if os.path.exists(p)]
+  if existing and not FLAGS.overwrite:
+    common.fail(f'{existing[0]} exists (--overwrite replaces it)')
+  os.makedirs(FLAGS.output_dir, exist_ok=True)
+  entries = []
+  for d in run_dirs:
+    print(f'[seed_study] {d}', file=sys.stderr, flush=True)
+    entries.append(study_run(d))
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  evaluation.write_json(paths[0], {
+      'metric': FLAGS.metric, 'mode': FLAGS.mode, 'target': FLAGS.target,
+      'stability': FLAGS.stability, 'runs': entries})
+  table = markdown(entries)
+  evaluation.write_text(paths[1], table)
+  plot(paths[2], entries)
+  print(table)
+  print('wrote ' + ', '.join(paths))
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=common.parse_flags)
