@@ -2,6 +2,7 @@
 
   python launch/export.py --run_dir=runs/harlow                  # the latest
   python launch/export.py --run_dir=runs/harlow --checkpoint=3000
+  python launch/export.py --run_dir=runs/harlow --best   # best held out
 
 A run exports its agent when it reaches --total_steps; a run stopped before
 (Ctrl-C, SIGTERM, a time limit) exports nothing, and an earlier checkpoint
@@ -22,6 +23,13 @@ import common
 flags.DEFINE_string('run_dir', None, 'Run dir of a training run.')
 flags.DEFINE_integer('checkpoint', None, 'Update of the checkpoint to export '
                      '(one of the kept or latest ones); default: the latest.')
+flags.DEFINE_boolean('best', False, 'Export the best held-out checkpoint '
+                     '(RUN_DIR/checkpoints/best, kept by --eval_every while '
+                     'training) instead.')
+flags.register_multi_flags_validator(
+    ['best', 'checkpoint'], lambda v: not (v['best'] and v['checkpoint']
+                                           is not None),
+    message='give either --checkpoint or --best, not both')
 FLAGS = flags.FLAGS
 
 
@@ -30,7 +38,8 @@ def main(argv):
   if not FLAGS.run_dir:
     common.fail('--run_dir is required')
   try:
-    path = common.experiment.export_checkpoint(FLAGS.run_dir, FLAGS.checkpoint)
+    path = common.experiment.export_checkpoint(FLAGS.run_dir, FLAGS.checkpoint,
+                                               best=FLAGS.best)
   except (OSError, ValueError) as e:  # RunDirError is a ValueError
     common.fail(str(e).splitlines()[0])
   print(f'exported {path}', file=sys.stderr)

@@ -170,14 +170,17 @@ def _export(net, task: TaskConfig, core, agent: agent_lib.AgentConfig,
                              os.path.join(run_dir, 'saved_model'), meta)
 
 
-def export_checkpoint(run_dir: str, update: Optional[int] = None) -> str:
+def export_checkpoint(run_dir: str, update: Optional[int] = None,
+                      best: bool = False) -> str:
   """Exports the agent of one of a run's training checkpoints (by default
   the newest that is not damaged, each newer one skipped with a line on
   stderr saying why; `update` picks one of `runner.kept_checkpoints`, see
   `runner.find_checkpoint`) as the next
   SavedModel version of RUN_DIR/saved_model/, e.g. for a run stopped before
   its end (which exports nothing by itself) or an earlier kept checkpoint.
-  The metadata names the checkpoint. Returns the SavedModel path.
+  With `best`, the run's best held-out checkpoint (`heldout.read_best`,
+  `RunConfig.eval_every`) instead. The metadata names the checkpoint.
+  Returns the SavedModel path.
 
   Raises:
     RunDirError: no run configuration, no such checkpoint, a damaged
@@ -195,14 +198,25 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None) -> str:
     raise RunDirError(f'cannot read {path}: {e.strerror}') from e
   except (ValueError, TypeError, KeyError, AttributeError) as e:
     raise RunDirError(f'{path} is not a run configuration ({e})') from e
-  prefix = runner.find_checkpoint(run_dir, update)
+  extra = {}
+  if best:
+    if update is not None:
+      raise ValueError('give either update or best, not both')
+    record = heldout.read_best(run_dir)
+    if record is None:
+      raise RunDirError(f'no best held-out checkpoint in {run_dir} (the run '
+                        'was not evaluated while training: eval_every)')
+    prefix = os.path.join(run_dir, record['checkpoint'])
+    extra = heldout.export_metadata(record)
+  else:
+    prefix = runner.find_checkpoint(run_dir, update)
   update = int(prefix.rsplit('-', 1)[-1])
   core = task.make_core()
   net = evaluation.checkpoint_agent(run_dir, prefix, core)
   steps = update * train_config.batch_size * train_config.unroll_length
   return _export(net, task, core, net.config, a2c, train_config, run_dir,
-                 {'num_updates': update, 'env_steps': steps,
-                  'checkpoint': os.path.relpath(prefix, run_dir)})
+                 dict(extra, num_updates=update, env_steps=steps,
+                      checkpoint=os.path.relpath(prefix, run_dir)))
 
 
 def train(task: TaskConfig, agent: agent_lib.AgentConfig,
@@ -278,9 +292,7 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
                     checkpoint=best['checkpoint'])
         meta.pop('frames')
       if best is not None:
-        meta.update(selected='best', heldout={
-            k: best[k] for k in ('metric', 'mode', 'score', 'episodes', 'seed',
-                                 'scalars')})
+        meta.update(heldout.export_metadata(best))
         log(f'[{task.name}] exporting the best held-out checkpoint: '
             f'{best["metric"]} {heldout.describe(best)} (the last update: '
             f'{result.num_updates})')

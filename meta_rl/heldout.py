@@ -178,6 +178,13 @@ def keep_best(run_dir: str, prefix: str, record: Dict[str, Any]) -> str:
   return copy
 
 
+def export_metadata(best: Dict[str, Any]) -> Dict[str, Any]:
+  """What a SavedModel exported from the best checkpoint says of it."""
+  return {'selected': 'best', 'heldout': {
+      k: best[k] for k in ('metric', 'mode', 'score', 'episodes', 'seed',
+                           'scalars') if k in best}}
+
+
 def format_scalars(scalars: Mapping[str, float], keys) -> str:
   """`name value` pairs of `keys` present in `scalars`, for a log line."""
   parts = []

@@ -248,7 +248,8 @@ def test_seed_study_reports_each_run(best_run, tmp_path):
   points = _scalars(os.path.join(run_dir, 'tb'), 'reward_per_trial')
   assert first['training']['first_step'] == points[0][0]
   assert first['training']['final_step'] == max(s for s, _ in points)
-  assert first['heldout_while_training']['evaluations'] == 7
+  assert first['heldout_while_training']['evaluations'] == len(_scalars(
+      os.path.join(run_dir, 'tb', heldout.TB_RUN), 'reward_per_trial')) >= 7
   assert first['best_checkpoint']['update'] == heldout.read_best(
       run_dir)['update']
   assert 'export' not in first
@@ -262,3 +263,25 @@ def test_seed_study_reports_each_run(best_run, tmp_path):
        f'--runs={run_dir}', f'--output_dir={out}'],
       capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert again.returncode == 2 and 'exists' in again.stderr
+
+
+def test_export_checkpoint_best(best_run):
+  run_dir = best_run[0]
+  best = heldout.read_best(run_dir)
+  path = experiment.export_checkpoint(run_dir, best=True)
+  meta = export.read_metadata(path)
+  assert meta['num_updates'] == best['update'] and meta['selected'] == 'best'
+  assert meta['checkpoint'] == best['checkpoint']
+  with pytest.raises(ValueError, match='not both'):
+    experiment.export_checkpoint(run_dir, 3, best=True)
+
+
+def test_export_checkpoint_best_without_evaluations(tmp_path):
+  run = experiment.RunConfig(str(tmp_path / 'run'), log_every_secs=0,
+                             export=False)
+  experiment.train(experiment.TaskConfig('easy', {'num_trials': 5}),
+                   AgentConfig(num_units=4), A2CConfig(),
+                   TrainConfig(batch_size=2, unroll_length=5, total_steps=10),
+                   run, log=lambda s: None)
+  with pytest.raises(experiment.RunDirError, match='no best held-out'):
+    experiment.export_checkpoint(run.run_dir, best=True)
