@@ -257,11 +257,32 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
     evaluator, _ = heldout.evaluator_for(
         task.name, task.kwargs, task.action_repeat, net, run.eval_episodes,
         run.eval_seed)
-  runner.prepare_run_dir(
-      run.run_dir, run_config_dict(task, agent, a2c, train_config), run.resume,
-      defaults=run_config_dict(TaskConfig(task.name), agent_lib.AgentConfig(),
-                               training.A2CConfig(), training.TrainConfig()),
-      adopt=run.adopt_dir)
+  # One process per run dir, from before the dir is checked to the export.
+  lock = runner.RunDirLock(run.run_dir, log=lambda line: log(
+      f'[{task.name}] {line}'))
+  try:
+    runner.prepare_run_dir(
+        run.run_dir, run_config_dict(task, agent, a2c, train_config),
+        run.resume, defaults=run_config_dict(
+            TaskConfig(task.name), agent_lib.AgentConfig(),
+            training.A2CConfig(), training.TrainConfig()),
+        adopt=run.adopt_dir)
+  except BaseException:
+    lock.release(remove_dir=True)  # a dir made only for the lock goes too
+    raise
+  try:
+    return _train_locked(
+        task=task, agent=agent, a2c=a2c, train_config=train_config, run=run,
+        metadata=metadata, log=log, on_log=on_log, core=core, net=net,
+        trainer=trainer, evaluator=evaluator, extended=extended)
+  finally:
+    lock.release()
+
+
+def _train_locked(*, task, agent, a2c, train_config, run, metadata, log,
+                  on_log, core, net, trainer, evaluator, extended
+                  ) -> 'TrainResult':
+  """The part of `train` that runs while it holds the run dir."""
   if extended:
     log(extended)
   result = runner.run(trainer, run.run_dir, resume=run.resume,

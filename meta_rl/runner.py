@@ -55,8 +55,86 @@ def _flatten(config, prefix=''):
   return out
 
 
+# The lock file of the process that holds a run dir (`RunDirLock`).
+LOCK_FILE = '.lock'
 # What a run writes into its run dir (see the layout above).
-RUN_ENTRIES = (CONFIG_FILE, 'checkpoints', 'tb', 'saved_model')
+RUN_ENTRIES = (CONFIG_FILE, 'checkpoints', 'tb', 'saved_model', LOCK_FILE)
+
+
+def _pid_alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # someone else's live process
+    return True
+  return True
+
+
+class RunDirLock:
+  """One process per run dir: RUN_DIR/.lock holds the holder's pid under
+  an exclusive `flock`, which the system drops when the holder dies however
+  it dies. A second process refuses at once (RunDirError naming the holder's
+  pid); a lock file left by a dead process (its flock is gone) is taken over
+  with a line saying so. `release` (also on `with` exit) removes the file.
+  Creates the run dir if needed (`created` says whether it did).
+  """
+
+  def __init__(self, run_dir: str, log: Optional[Callable[[str], None]] = None):
+    import fcntl  # pylint: disable=g-import-not-at-top  # POSIX only
+    self.run_dir = run_dir
+    self.path = os.path.join(run_dir, LOCK_FILE)
+    self.created = not os.path.exists(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+      holder = self._read_pid()
+      os.close(self._fd)
+      self._fd = None
+      raise RunDirError(
+          f'run dir {run_dir} is in use by process '
+          f'{holder if holder is not None else "(unknown)"} ({self.path}); '
+          'wait for it to end or choose another run dir') from None
+    stale = self._read_pid()
+    if stale is not None and stale != os.getpid() and log:
+      alive = 'ended' if not _pid_alive(stale) else 'no longer holds it'
+      log(f'taking over the lock of process {stale} on {run_dir} (it '
+          f'{alive})')
+    os.ftruncate(self._fd, 0)
+    os.pwrite(self._fd, f'{os.getpid()}\n'.encode(), 0)
+    os.fsync(self._fd)
+
+  def _read_pid(self) -> Optional[int]:
+    try:
+      text = os.pread(self._fd, 32, 0).decode(errors='replace').strip()
+    except OSError:
+      return None
+    return int(text) if text.isdigit() else None
+
+  def release(self, remove_dir: bool = False) -> None:
+    """Removes the lock file and drops the lock; with `remove_dir`, also
+    the run dir if this lock created it and it is empty now."""
+    if self._fd is None:
+      return
+    try:
+      os.remove(self.path)
+    except OSError:
+      pass
+    os.close(self._fd)
+    self._fd = None
+    if remove_dir and self.created:
+      try:
+        os.rmdir(self.run_dir)
+      except OSError:
+        pass
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    self.release()
 
 
 # Settings that a resumed run may change: a larger `total_steps` extends the
@@ -130,7 +208,7 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
     # A run that failed before its first checkpoint (and export) left
     # nothing to resume: its entries are replaced.
     for p in present:
-      if p in RUN_ENTRIES and p != CONFIG_FILE:
+      if p in RUN_ENTRIES and p not in (CONFIG_FILE, LOCK_FILE):
         shutil.rmtree(os.path.join(run_dir, p), ignore_errors=True)
     os.makedirs(run_dir, exist_ok=True)
     _write_config(path, config)
