@@ -19,6 +19,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import files
 
 flags.DEFINE_string('record', None, 'An .npz written by evaluate.py --record.')
 flags.DEFINE_float('ridge', 1e-2, 'Ridge penalty.')
@@ -111,7 +112,7 @@ def main(argv):
   axes[1].set_ylabel('PC 2')
   axes[1].set_title(f'LSTM state at trial {mid} (0-based), {n} episodes')
   fig.tight_layout()
-  fig.savefig(out_png, dpi=120)
+  files.save_figure(fig, out_png, dpi=120)
   print(f'R^2 of posterior means from the state (held out): '
         f'{r2[0]:.3f}, {r2[1]:.3f}; difference {r2_diff:.3f}; '
         f'trial index alone: {r2_time[0]:.3f}, {r2_time[1]:.3f}')

@@ -292,11 +292,7 @@ def main(argv):
         suboptimal=episodes.get('metric_suboptimal'))
     written.append(png_path)
   if record:
-    os.makedirs(os.path.dirname(os.path.abspath(record)), exist_ok=True)
-    states = episodes.pop('states', {})
-    kept = {k: v[:FLAGS.record_episodes] for k, v in episodes.items()}
-    np.savez_compressed(record, task=np.array(task), **kept,
-                        **{f'state_{k}': v for k, v in states.items()})
+    evaluation.write_recording(record, task, episodes, FLAGS.record_episodes)
     written.append(record)
   steps = int(meta.get('env_steps', 0))
   tb_dir = _tensorboard_dir(FLAGS.saved_model, out_dir)

@@ -17,6 +17,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import files
 
 DISTS = list(common.environments.BANDIT_TASKS)
 flags.DEFINE_list('runs', None, 'train_task=RUN_DIR pairs (trained agents).')
@@ -172,7 +173,7 @@ def plot_matrix(path, result):
   else:
     axes[0, 0].set_xlabel('tested on')
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  files.save_figure(fig, path, dpi=120)
   plt.close(fig)
 
 

@@ -15,6 +15,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import files
 from environments import informative_bandit
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
@@ -88,7 +89,7 @@ def main(argv):
   fig.legend(handles, names, loc='lower center', ncol=3, fontsize=8,
              frameon=False)
   fig.tight_layout(rect=(0, 0.08, 1, 1))
-  fig.savefig(paths['exp3.png'], dpi=120)
+  files.save_figure(fig, paths['exp3.png'], dpi=120)
 
   print(f'{"policy":<22} {"1st pull informative":>20} {"reward/episode":>16} {"optimal eps":>12}')
   for name, r in report.items():

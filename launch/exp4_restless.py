@@ -23,6 +23,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import files
 from environments import restless_bandit
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
@@ -133,7 +134,7 @@ def main(argv):
   ax.set_title('(c) learning rate vs volatility', fontsize=10)
   ax.legend(fontsize=7)
   fig.tight_layout()
-  fig.savefig(paths['exp4.png'], dpi=120)
+  files.save_figure(fig, paths['exp4.png'], dpi=120)
   print(f'learning rate vs nu: R^2 = {reg["r_squared"]:.3f}, p = '
         f'{reg["p_value"]:.2e} (n = {reg["n"]})')
   oos = result['learning_rate_vs_volatility_out_of_sample']

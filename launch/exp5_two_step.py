@@ -20,6 +20,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import files
 from environments import two_step
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
@@ -101,7 +102,7 @@ def main(argv):
   fig.legend(handles, [f'{n} transition' for n in names], loc='lower center',
              ncol=2, fontsize=8, frameon=False)
   fig.tight_layout(rect=(0, 0.07, 1, 1))
-  fig.savefig(paths['exp5.png'], dpi=120)
+  files.save_figure(fig, paths['exp5.png'], dpi=120)
 
   print(f'{"policy":<24} {"reward/trial":>12}  ' + '  '.join(
       f'{c:>17}' for c in CONDITIONS) + '   reward x transition (Daw)')

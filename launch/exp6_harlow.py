@@ -28,6 +28,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import files
 from environments import harlow
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
@@ -144,7 +145,7 @@ def _plot(path, report, curves, title):
     ax.grid(alpha=0.3)
   fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  files.save_figure(fig, path, dpi=110)
   plt.close(fig)
 
 
@@ -190,7 +191,7 @@ def _plot_episode(path, core, episodes, index=0, num_frames=40, columns=10):
                'phase, action (< left, > right, . no-op), reward of the '
                'action; white line: gaze', fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  files.save_figure(fig, path, dpi=100)
   plt.close(fig)
 
 

@@ -36,6 +36,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import files
 from environments import maze as maze_lib
 
 flags.DEFINE_string('run_dir', None, 'Run dir of the stacked-LSTM agent '
@@ -162,7 +163,7 @@ def _plot(path, core, report, played, curves, title):
     a.grid(alpha=0.3)
   fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  files.save_figure(fig, path, dpi=110)
   plt.close(fig)
 
 
@@ -244,7 +245,7 @@ def _plot_episode(path, core, episodes, trips, index, num_frames=32,
                '(^ forward, v back, < > turn, [ ] strafe). Inset: the map, '
                'the agent and its heading, the goal (star)', fontsize=9)
   fig.tight_layout()
-  fig.savefig(path, dpi=100)
+  files.save_figure(fig, path, dpi=100)
   plt.close(fig)
 
 

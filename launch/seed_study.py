@@ -32,6 +32,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import files
 
 flags.DEFINE_list('runs', [], 'Run dirs (globs allowed) of one task.')
 flags.DEFINE_string('output_dir', None, 'Where to write seeds.json, seeds.md '
@@ -207,9 +208,7 @@ def plot(path, entries):
     ax.text(50, 0.7, f'no run has a held-out evaluation of its export\n'
             f'(RUN_DIR/eval/{FLAGS.heldout_json})', ha='center')
   fig.tight_layout()
-  tmp = path + '.tmp.png'
-  fig.savefig(tmp, dpi=120)
-  os.replace(tmp, path)
+  files.save_figure(fig, path, dpi=120)
   plt.close(fig)
 
 

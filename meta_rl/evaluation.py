@@ -46,6 +46,7 @@ import tensorflow as tf
 import environments
 from environments import core as core_lib
 from meta_rl import export as export_lib
+from meta_rl import files
 from meta_rl.files import write_json, write_text  # pylint: disable=unused-import
 from meta_rl.agent import sample_action
 
@@ -493,6 +494,19 @@ def play_dm_env_episodes(envs: Sequence[dm_env.Environment], policy,
   return out
 
 
+def write_recording(path: str, task: str, episodes: Dict[str, Any],
+                    num_episodes: int) -> None:
+  """Writes the first `num_episodes` of `play_episodes`' output to the
+  compressed .npz `path` (`task`, every per-step array, `state_<name>` for
+  recorded states), whole or not at all (`files.atomic_file`): a kill while
+  writing leaves no truncated file behind."""
+  states = episodes.get('states', {})
+  kept = {k: v[:num_episodes] for k, v in episodes.items() if k != 'states'}
+  with files.atomic_file(path, 'wb') as f:
+    np.savez_compressed(f, task=np.array(task), **kept,
+                        **{f'state_{k}': v for k, v in states.items()})
+
+
 def metric_names(episodes: Dict[str, Any]) -> List[str]:
   return sorted(k[len('metric_'):] for k in episodes if k.startswith('metric_'))
 
@@ -855,5 +869,5 @@ def plot_regret(path: str, results: Dict[str, Dict[str, Any]], title: str,
     ax.set_ylabel('test episode')
     ax.set_title(f'agent: suboptimal pulls (black), {len(shown)} episodes')
   fig.tight_layout()
-  fig.savefig(path, dpi=120)
+  files.save_figure(fig, path, dpi=120)
   plt.close(fig)

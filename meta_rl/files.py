@@ -3,7 +3,8 @@
 `atomic_file(path)` is the one way this project writes an output that a
 reader (or a rerun's overwrite check) may find half-written otherwise: run
 configurations (`runner`), evaluation and analysis results (`evaluation.
-write_json`, `write_text`) and sweep reports.
+write_json`, `write_text`), sweep reports, figures (`save_figure`) and
+recordings (`evaluate.py --record`, mode 'wb').
 """
 
 import contextlib
@@ -14,8 +15,8 @@ from typing import Any, Dict
 
 
 @contextlib.contextmanager
-def atomic_file(path: str):
-  """A text file to write that becomes `path` only when the block ends
+def atomic_file(path: str, mode: str = 'w'):
+  """A file to write (`mode` 'w' text, 'wb' binary) that becomes `path` only when the block ends
   without error: written to a temporary file in the same directory, synced
   to disk, then renamed into place. An error (or an interrupt) removes the
   temporary file and leaves an existing `path` as it was, so a failed write
@@ -25,7 +26,7 @@ def atomic_file(path: str):
   fd, tmp = tempfile.mkstemp(prefix=f'.{os.path.basename(path)}.',
                              suffix='.tmp', dir=directory)
   try:
-    with os.fdopen(fd, 'w') as f:
+    with os.fdopen(fd, mode) as f:
       yield f
       f.flush()
       os.fsync(f.fileno())
@@ -49,3 +50,11 @@ def write_text(path: str, text: str) -> None:
   """Writes `text` to `path` atomically (`atomic_file`)."""
   with atomic_file(path) as f:
     f.write(text)
+
+
+def save_figure(fig, path: str, **kwargs) -> None:
+  """`fig.savefig(path, **kwargs)` atomically (`atomic_file`); the format
+  comes from the file name's extension."""
+  fmt = os.path.splitext(path)[1].lstrip('.').lower() or 'png'
+  with atomic_file(path, 'wb') as f:
+    fig.savefig(f, format=fmt, **kwargs)

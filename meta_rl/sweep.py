@@ -475,7 +475,5 @@ def plot_report(path: str, trials: Sequence[Trial], top_k: int, metric: str,
                  fontsize=10)
   fig.suptitle(title, fontsize=11)
   fig.tight_layout()
-  tmp = path + '.tmp.png'
-  fig.savefig(tmp, dpi=110)
+  files.save_figure(fig, path, dpi=110)
   plt.close(fig)
-  os.replace(tmp, path)

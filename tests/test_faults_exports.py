@@ -346,3 +346,68 @@ if __name__ == '__main__':
           f'{without * 1e6:.0f} us/step without: '
           f'+{(with_ - without) * 1e6:.0f} us '
           f'({(with_ / without - 1) * 100:+.1f}%)')
+
+
+# --- atomic recordings and figures (issue 26, item 2) ------------------------
+
+
+def test_recording_is_whole_or_absent(tmp_path, monkeypatch):
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  episodes = {'actions': np.zeros((3, 4), np.int32),
+              'rewards': np.ones((3, 4), np.float32),
+              'states': {'lstm_h': np.ones((3, 4, 2), np.float32)}}
+  path = str(tmp_path / 'rec.npz')
+  evaluation.write_recording(path, 'easy', episodes, 2)
+  with np.load(path) as rec:
+    assert rec['actions'].shape == (2, 4) and rec['state_lstm_h'].shape == (
+        3, 4, 2) and str(rec['task']) == 'easy'
+  # A failure (or a kill's KeyboardInterrupt) while compressing: the previous
+  # file stays as it was and no temporary file is left.
+  before = open(path, 'rb').read()
+
+  def broken(f, **arrays):
+    f.write(b'PK\x03\x04 half a zip')
+    raise KeyboardInterrupt
+  monkeypatch.setattr(np, 'savez_compressed', broken)
+  with pytest.raises(KeyboardInterrupt):
+    evaluation.write_recording(path, 'easy', episodes, 2)
+  assert open(path, 'rb').read() == before
+  assert os.listdir(tmp_path) == ['rec.npz']
+  with pytest.raises(KeyboardInterrupt):
+    evaluation.write_recording(str(tmp_path / 'new.npz'), 'easy', episodes, 2)
+  assert os.listdir(tmp_path) == ['rec.npz']
+
+
+def test_figures_are_whole_or_absent(tmp_path):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  from meta_rl import files  # pylint: disable=g-import-not-at-top
+  fig, ax = plt.subplots()
+  ax.plot([0, 1], [1, 0])
+  path = str(tmp_path / 'fig.png')
+  files.save_figure(fig, path, dpi=50)
+  assert open(path, 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+  ax.set_title(r'$\frac{$')  # bad mathtext: an error while drawing
+  before = open(path, 'rb').read()
+  with pytest.raises(Exception):
+    files.save_figure(fig, path, dpi=50)
+  plt.close(fig)
+  assert open(path, 'rb').read() == before
+  assert os.listdir(tmp_path) == ['fig.png']
+
+
+def test_every_figure_is_saved_atomically():
+  """No module writes a figure straight to its final path."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  offenders = []
+  for folder in ('launch', 'meta_rl', 'environments'):
+    for name in os.listdir(os.path.join(root, folder)):
+      if name.endswith('.py'):
+        text = open(os.path.join(root, folder, name)).read()
+        if '.savefig(' in text and name != 'files.py':
+          offenders.append(f'{folder}/{name}')
+        if ('savez_compressed(' in text or 'np.savez(' in text) and (
+            'atomic_file' not in text):
+          offenders.append(f'{folder}/{name} (savez)')
+  assert not offenders
