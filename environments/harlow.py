@@ -135,6 +135,9 @@ class HarlowConfig:
         raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
     if self.intertrial_interval < 0:
       raise ValueError('intertrial_interval must be >= 0')
+    if not 0.0 < self.turn_degrees <= 90.0:
+      raise ValueError(f'turn_degrees must be in (0, 90], got '
+                       f'{self.turn_degrees}')
     if not 0.0 <= self.momentum < 1.0:
       raise ValueError(f'momentum must be in [0, 1), got {self.momentum}')
     if self.image_offset + self.image_size / 2 > 42 + 1e-6:

@@ -375,8 +375,22 @@ def parse_flags(argv):
     argv = FLAGS(argv)
   except flags.Error as e:
     fail(str(e).splitlines()[0])
+  check_finite_floats()
   mark_started()
   return argv
+
+
+def check_finite_floats(fv=FLAGS):
+  """One error line (exit 2) if a float flag of the launcher's own (not
+  absl's or TensorFlow's) is NaN or infinite: every float flag of every
+  launcher is a finite number or unset, whatever its own range."""
+  for module, module_flags in fv.flags_by_module_dict().items():
+    if module.startswith(('absl', 'tensorflow')):
+      continue
+    for flag in module_flags:
+      if (flag.flag_type() == 'float' and flag.value is not None and
+          not math.isfinite(flag.value)):
+        fail(f'--{flag.name}={flag.value} must be a finite number')
 
 
 def mark_started():

@@ -587,6 +587,7 @@ def parse_flags(argv):
     argv = FLAGS(argv, known_only=True)
   except flags.Error as e:
     common.fail(str(e).splitlines()[0])
+  common.check_finite_floats()
   common.mark_started()
   return argv
 

@@ -294,3 +294,61 @@ def test_write_json_is_atomic(tmp_path, monkeypatch):
   assert os.listdir(tmp_path) == ['easy.json']
   evaluation.write_text(str(tmp_path / 'table.md'), '| a |\n')
   assert open(tmp_path / 'table.md').read() == '| a |\n'
+
+
+# --- every float flag is finite (issue 26, item 7) ---------------------------
+
+
+@pytest.mark.parametrize('launcher', ['bandits', 'two_step', 'harlow',
+                                      'navigation'])
+def test_every_float_flag_of_a_training_launcher_refuses_nan_and_inf(
+    launcher, capsys):
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  sys.path.insert(0, os.path.join(ROOT, 'launch'))
+  import common  # pylint: disable=g-import-not-at-top
+  module = __import__(launcher)
+  probe = flags.FlagValues()
+  module.define_flags(probe)
+  floats = [f.name for f in probe._flags().values()  # pylint: disable=protected-access
+            if f.flag_type() == 'float']
+  assert len(set(floats)) >= 9, floats  # the A2C and run floats at least
+  for name in sorted(set(floats)):
+    for bad in ('nan', 'inf', '-inf'):
+      fv = flags.FlagValues()
+      module.define_flags(fv)
+      try:
+        fv(['x', f'--{name}={bad}'])
+      except flags.IllegalFlagValueError:
+        continue  # the flag's own range refuses it
+      with pytest.raises(SystemExit) as exit_info:
+        common.check_finite_floats(fv)
+      assert exit_info.value.code == 2
+      assert f'--{name}={float(bad)} must be a finite number' in (
+          capsys.readouterr().err)
+
+
+def test_every_launcher_checks_its_float_flags():
+  """Each launcher parses with `common.parse_flags` (which checks every
+  float flag) or calls `common.check_finite_floats` itself."""
+  for name in os.listdir(os.path.join(ROOT, 'launch')):
+    if name.endswith('.py') and name != 'common.py':
+      text = open(os.path.join(ROOT, 'launch', name)).read()
+      if 'app.run(' in text:
+        assert ('flags_parser=common.parse_flags' in text or
+                'common.check_finite_floats()' in text), name
+
+
+def test_harlow_turn_degrees_out_of_range_is_one_line(tmp_path):
+  results = _run_all({
+      'turn': [_launcher('harlow.py'), f'--run_dir={tmp_path / "h"}',
+               '--turn_degrees=-inf'],
+      'ridge': [_launcher('decode_posterior.py'), '--ridge=nan'],
+  })
+  assert '--turn_degrees=-inf must be a finite number' in _error_line(
+      results['turn'])
+  assert '--ridge=nan must be a finite number' in _error_line(
+      results['ridge'])
+  assert os.listdir(tmp_path) == []
+  import environments  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match='turn_degrees must be in'):
+    environments.HarlowConfig(turn_degrees=-1.0)
