@@ -1,6 +1,7 @@
 """Tasks of "Learning to Reinforcement Learn" as batched TF cores + dm_env faces."""
 
 import functools
+import operator
 
 from environments.bandits import BernoulliBandit, DISTRIBUTIONS as BANDIT_TASKS
 from environments.core import (ActionRepeat, BatchedCore, StepOutput,
@@ -47,15 +48,23 @@ def make_core(task: str, action_repeat: int = 1, **kwargs) -> BatchedCore:
   """The batched core of a named task (see `TASKS`), built with the task's
   keyword arguments and wrapped in `ActionRepeat` if `action_repeat` > 1.
 
-  Raises ValueError for an unknown task or arguments the task does not take.
+  Raises ValueError for an unknown task, arguments the task does not take or
+  an `action_repeat` that is not an integer >= 1.
   """
   if task not in TASKS:
     raise ValueError(f'unknown task {task!r}; choose one of {", ".join(TASKS)}')
   try:
+    repeat = operator.index(action_repeat)  # ints, NumPy ints
+  except TypeError:
+    repeat = 0
+  if repeat < 1:
+    raise ValueError(f'action_repeat must be an integer >= 1, got '
+                     f'{action_repeat!r}')
+  try:
     core = TASKS[task](**kwargs)
   except TypeError as e:
     raise ValueError(f'task {task!r}: {e}') from e
-  return ActionRepeat(core, action_repeat) if action_repeat > 1 else core
+  return ActionRepeat(core, repeat) if repeat > 1 else core
 
 
 def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:

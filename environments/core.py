@@ -323,6 +323,12 @@ class ActionRepeat(BatchedCore):
     if base is None:
       return None
     base = sorted(set(base) | {0.0})
+    if len(base) == 1:
+      return (0.0,)
+    # With a nonzero reward r, the k * r (k = 0..repeat) alone are repeat + 1
+    # distinct sums: decided without enumerating (a huge repeat would not end).
+    if self.repeat + 1 > self.MAX_REWARD_SUMS:
+      return None
     sums = {0.0}
     for _ in range(self.repeat):
       sums = {round(s + r, 9) for s, r in itertools.product(sums, base)}

@@ -183,8 +183,11 @@ def parse_maze(text: str) -> MazeMap:
 
 def load_maze(path: str) -> MazeMap:
   """Reads and parses a map file; raises OSError or `MazeError`."""
-  with open(path) as f:
-    text = f.read()
+  try:
+    with open(path, encoding='utf-8') as f:
+      text = f.read()
+  except UnicodeDecodeError:
+    raise MazeError(f'{path} is not a text map (not UTF-8 text)') from None
   try:
     return parse_maze(text)
   except MazeError as e:

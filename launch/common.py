@@ -24,7 +24,7 @@ import math
 import os
 import signal
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TF is imported
 
@@ -212,9 +212,13 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
       s.isdigit() and int(s) > 0 for s in v),
                            message='--stacked_units must be two positive sizes',
                            flag_values=fv)
+  flags.register_validator(
+      'action_repeat', lambda v: v is None or 1 <= v <= MAX_ACTION_REPEAT,
+      message=f'--action_repeat must be in [1, {MAX_ACTION_REPEAT}]',
+      flag_values=fv)
   for name in ('num_units', 'batch_size', 'unroll_length', 'total_steps',
-               'checkpoint_every', 'action_repeat', 'keep_every',
-               'eval_every', 'eval_episodes'):
+               'checkpoint_every', 'keep_every', 'eval_every',
+               'eval_episodes'):
     flags.register_validator(name, lambda v: v is None or v > 0,
                              message=f'--{name} must be positive',
                              flag_values=fv)
@@ -257,6 +261,9 @@ def baseline_options():
   """Baseline options from the flags this launcher defines."""
   return {k: FLAGS[k].value for k in baselines_lib.OPTIONS if k in FLAGS}
 
+
+# Primitive steps per decision at most (the paper: 4).
+MAX_ACTION_REPEAT = 1000
 
 # name: (low, high, low excluded, the valid range in words); None is allowed
 # (an unset optional flag).
@@ -371,6 +378,7 @@ def parse_flags(argv):
   if wants_help(argv):
     sys.stdout.write(help_text())
     sys.exit(0)
+  check_flagfiles(argv)
   try:
     argv = FLAGS(argv)
   except flags.Error as e:
@@ -378,6 +386,50 @@ def parse_flags(argv):
   check_finite_floats()
   mark_started()
   return argv
+
+
+def _flagfile_name(arg: str, following: Optional[str]) -> Optional[str]:
+  """The file of a `--flagfile=F` / `-flagfile=F` argument (or of
+  `--flagfile F`, F being `following`), as absl reads it; else None."""
+  for prefix in ('--flagfile=', '-flagfile='):
+    if arg.startswith(prefix):
+      return os.path.expanduser(arg[len(prefix):].strip())
+  if arg.strip() in ('--flagfile', '-flagfile') and following is not None:
+    return os.path.expanduser(following.strip())
+  return None
+
+
+def check_flagfiles(argv):
+  """One error line (exit 2) for a --flagfile that absl would read badly:
+  one that is not UTF-8 text (absl: a UnicodeDecodeError traceback) or that
+  includes itself, directly or through others (absl: a warning, then it
+  ignores the file and trains on the defaults). Missing files are left to
+  absl's own error."""
+
+  def visit(name, stack):
+    if name in stack:
+      fail(f'--flagfile {stack[0]} includes {name} again '
+           f'({" -> ".join(stack + [name])}): a flagfile must not include '
+           'itself')
+    try:
+      with open(name, encoding='utf-8') as f:
+        lines = f.readlines()
+    except UnicodeDecodeError:
+      fail(f'--flagfile {name} is not a text file (not UTF-8)')
+    except OSError:
+      return
+    for line in lines:
+      if line.isspace() or line.startswith(('#', '//')):
+        continue
+      included = _flagfile_name(line.strip(), None)
+      if included:
+        visit(included, stack + [name])
+
+  args = list(argv[1:argv.index('--')] if '--' in argv else argv[1:])
+  for i, arg in enumerate(args):
+    name = _flagfile_name(arg, args[i + 1] if i + 1 < len(args) else None)
+    if name:
+      visit(name, [])
 
 
 def check_finite_floats(fv=FLAGS):

@@ -583,6 +583,7 @@ def parse_flags(argv):
                '--help to list them']
     sys.stdout.write(common.help_text(extra))
     sys.exit(0)
+  common.check_flagfiles(argv)
   try:
     argv = FLAGS(argv, known_only=True)
   except flags.Error as e:

@@ -352,3 +352,52 @@ def test_harlow_turn_degrees_out_of_range_is_one_line(tmp_path):
   import environments  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match='turn_degrees must be in'):
     environments.HarlowConfig(turn_degrees=-1.0)
+
+
+def test_huge_action_repeat_is_refused_at_once(tmp_path):
+  """Issue 26, item 4: a flag bound, and the possible reward sums decided
+  without enumerating a huge repeat."""
+  import time  # pylint: disable=g-import-not-at-top
+  import environments  # pylint: disable=g-import-not-at-top
+  t0 = time.perf_counter()
+  core = environments.ActionRepeat(environments.make_core('independent'),
+                                   1_000_000_000)
+  assert core.possible_rewards() is None
+  assert environments.ActionRepeat(environments.make_core('independent'),
+                                   3).possible_rewards() == (0, 1, 2, 3)
+  assert time.perf_counter() - t0 < 5
+  proc = _run_all({'big': [_launcher('bandits.py'), '--task=easy',
+                           f'--run_dir={tmp_path / "r"}',
+                           '--action_repeat=1000000000']})['big']
+  assert '--action_repeat must be in [1, 1000]' in _error_line(proc)
+
+
+def test_binary_and_circular_flagfiles_are_one_line(tmp_path):
+  """Issue 26, item 9 and item 11's flagfile: a binary --flagfile or
+  --maze_file, and a flagfile that includes itself, are refused by name."""
+  binary = tmp_path / 'binary.cfg'
+  binary.write_bytes(b'\x89PNG\r\n\x1a\n\xff\xfe\x00')
+  loop_a, loop_b = tmp_path / 'a.cfg', tmp_path / 'b.cfg'
+  loop_a.write_text(f'--gamma=0.5\n--flagfile={loop_b}\n')
+  loop_b.write_text(f'# comment\n--flagfile={loop_a}\n')
+  itself = tmp_path / 'self.cfg'
+  itself.write_text(f'--flagfile={itself}\n--gamma=0.5\n')
+  results = _run_all({
+      'binary': [_launcher('bandits.py'), f'--flagfile={binary}',
+                 f'--run_dir={tmp_path / "r1"}'],
+      'loop': [_launcher('bandits.py'), '--flagfile', str(loop_a),
+               f'--run_dir={tmp_path / "r2"}'],
+      'itself': [_launcher('sweep.py'), f'--flagfile={itself}',
+                 '--launcher=bandits', f'--sweep_dir={tmp_path / "s"}'],
+      'maze': [_launcher('navigation.py'), f'--maze_file={binary}',
+               f'--run_dir={tmp_path / "r3"}'],
+  })
+  assert f'--flagfile {binary} is not a text file' in _error_line(
+      results['binary'])
+  line = _error_line(results['loop'])
+  assert f'includes {loop_a} again' in line and str(loop_b) in line
+  assert f'--flagfile {itself} includes {itself} again' in _error_line(
+      results['itself'])
+  assert f'{binary} is not a text map' in _error_line(results['maze'])
+  assert sorted(os.listdir(tmp_path)) == ['a.cfg', 'b.cfg', 'binary.cfg',
+                                          'self.cfg']

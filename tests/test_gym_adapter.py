@@ -477,3 +477,11 @@ def test_environments_without_gymnasium_and_module_id_syntax():
   assert out.returncode == 0, out.stderr[-3000:]
   assert out.stdout.split('\n')[-2] == (
       "['episode_step', 'state'] ['good_state', 'reward_probs', 'state']")
+
+
+def test_action_repeat_below_one_is_refused():
+  """Issue 26, item 11: not silently taken as 1."""
+  import gymnasium  # pylint: disable=g-import-not-at-top
+  for bad in (0, -2, 1.5):
+    with pytest.raises(ValueError, match='action_repeat must be an integer'):
+      gymnasium.make('meta_rl/IndependentBandit-v0', action_repeat=bad)
