@@ -34,13 +34,16 @@ _started = False  # set once the flags are parsed (`parse_flags`)
 
 
 def _interrupted(signum, frame):
-  """Ctrl-C in a launcher outside the training loop (which handles it
-  itself: `runner.run`): one line and exit 130, no traceback. While
+  """Ctrl-C or SIGTERM in a launcher outside the training loop (which
+  handles them itself: `runner.run`): one line and exit 128 + signal (130,
+  143), no traceback. While
   starting (imports, flags) nothing has been done: the process ends at once;
   later SystemExit unwinds, so that outputs being written are removed
   (exports, JSON and config files are written whole or not at all)."""
   del frame
-  os.write(_STDERR, b'interrupted (Ctrl-C)' +
+  what = b'interrupted (Ctrl-C)' if signum == signal.SIGINT else (
+      b'terminated (SIGTERM)')
+  os.write(_STDERR, what +
            (b' while starting; nothing was done\n' if not _started else b'\n'))
   if not _started:
     os._exit(128 + signum)  # pylint: disable=protected-access
@@ -53,8 +56,12 @@ def _in_launcher() -> bool:
       os.path.abspath(__file__))
 
 
-if _in_launcher() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-  signal.signal(signal.SIGINT, _interrupted)
+if _in_launcher():
+  if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted)
+  # SIGTERM as Ctrl-C (exit 143): outputs being written are removed.
+  if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+    signal.signal(signal.SIGTERM, _interrupted)
 
 from absl import flags  # pylint: disable=g-import-not-at-top
 from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top

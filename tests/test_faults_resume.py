@@ -200,3 +200,27 @@ def test_ctrl_c_in_a_launcher(tmp_path):
   ckpt = os.path.join(run, 'checkpoints', 'ckpt-1')
   assert f'checkpointed {ckpt}' in err and os.path.exists(ckpt + '.index')
   assert f'stopped at update 1 (latest checkpoint: {ckpt})' in err
+
+
+def test_sigterm_during_export_cleans_up_and_exits_143(tmp_path):
+  """Issue 26, item 10: SIGTERM while launch/export.py writes a version is
+  handled as Ctrl-C is: its temporary folder is removed, exit 143."""
+  run = tmp_path / 'run'
+  _train(run, 2, export=False)
+  base = run / 'saved_model'
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'launch', 'export.py'),
+       f'--run_dir={run}'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+      text=True, env=ENV, cwd=ROOT)
+  deadline = time.time() + 120
+  while time.time() < deadline and proc.poll() is None:
+    if base.exists() and any(p.startswith('.tmp-') for p in os.listdir(base)):
+      break
+    time.sleep(0.002)
+  assert proc.poll() is None, 'the export ended before it could be signalled'
+  proc.send_signal(signal.SIGTERM)
+  _, err = proc.communicate(timeout=120)
+  assert proc.returncode == 143, err
+  assert err.strip().endswith('terminated (SIGTERM)'), err
+  assert 'Traceback' not in err
+  assert os.listdir(base) == []  # no partial version, no temporary folder
