@@ -48,6 +48,9 @@ TensorFlow, `saved_model_cli` and TF Serving all refuse it):
                 finite; uint8 pixels (any value) and other integer keys are
                 not checked.
   state         finite (as returned by `initial_state` or the last `step`).
+  shapes        prev_action a vector [B]; every other input with the same
+                batch size B (dimension 0: a batch-1 input is not broadcast
+                against a batch-2 state); each state [B, its size].
 The outputs are checked as well: `logits` and `value` finite (so `action` and
 `greedy_action` are always actions in [0, A)), else the step is refused
 rather than answered with an invalid action.
@@ -187,7 +190,8 @@ def _range_text(lo, hi) -> str:
 
 
 def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
-                    num_actions: int, state_names) -> Dict[str, tf.Tensor]:
+                    num_actions: int, state_sizes: Mapping[str, int]
+                    ) -> Dict[str, tf.Tensor]:
   """`inputs` after assertions that they are valid (see the module doc)."""
   checks = []
 
@@ -195,6 +199,31 @@ def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
     checks.append(tf.debugging.Assert(
         tf.reduce_all(ok), [message, value], summarize=8))
 
+  a = inputs['prev_action']
+  # Shapes first: every input has prev_action's batch size (no broadcasting
+  # of a batch-1 input against a batch-2 state) and each state its width.
+  # `[..., -1][0]`: a scalar's "batch size" is -1, refused by name rather
+  # than by an internal slicing error.
+  def batch_of(x):
+    return tf.concat([tf.shape(x), [-1]], 0)[0]
+  batch = batch_of(a)
+  check(tf.equal(tf.rank(a), 1), 'prev_action must be a vector [batch]; got '
+        'shape', tf.shape(a))
+  for key in sorted(inputs):
+    if key == 'prev_action':
+      continue
+    check(tf.equal(batch_of(inputs[key]), batch),
+          f'input {key} must have the batch size of prev_action '
+          f'(dimension 0); got shapes {key}, prev_action:',
+          tf.stack([batch_of(inputs[key]), batch]))
+  for key, size in state_sizes.items():
+    x = inputs[key]
+    check(tf.logical_and(tf.equal(tf.rank(x), 2), tf.equal(
+        tf.concat([tf.shape(x), [-1, -1]], 0)[1], size)),
+          f'state {key} must be [batch, {size}]; got shape', tf.shape(x))
+  with tf.control_dependencies(checks):
+    inputs = {k: tf.identity(v) for k, v in inputs.items()}
+  checks = []
   a = inputs['prev_action']
   check(tf.logical_and(a >= -1, a < num_actions),
         f'prev_action must be -1 (first step) or an action in '
@@ -213,7 +242,7 @@ def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
       hi_t = tf.constant(hi, x.dtype)
       check(tf.logical_and(x >= lo_t, x <= hi_t),
             f'observation {key} must be in {_range_text(lo, hi)}; got', x)
-  for key in state_names:
+  for key in state_sizes:
     check(tf.math.is_finite(inputs[key]),
           f'state {key} must be finite (as initial_state or the last step '
           'returned it); got', inputs[key])
@@ -282,7 +311,7 @@ def _write_version(agent: MetaRLAgent, observation_spec, path: str,
   def step(inputs):
     if checked:
       inputs = _checked_inputs(inputs, observation_spec, agent.num_actions,
-                               state_names)
+                               dict(agent.state_sizes))
     state = {k: inputs[k] for k in state_names}
     out, next_state = agent.step(inputs, state)
     logits, value = out.logits, out.value

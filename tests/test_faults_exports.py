@@ -191,6 +191,8 @@ def run(model, name, inputs, batch=2):
                            for k in ('action', 'greedy_action')}}
   except tf.errors.InvalidArgumentError as e:
     result[name] = {'error': e.message}
+  except (TypeError, ValueError) as e:  # refused by the signature's specs
+    result[name] = {'error': f'{type(e).__name__}: {e}'}
 
 two = tf.saved_model.load(paths['two_step'])
 valid = dict(prev_action=[-1, 1], prev_reward=[0.0, 1.0], state=[0, 2],
@@ -214,6 +216,15 @@ run(two, 'lstm_h_nan', dict(valid, lstm_h=nan_h))
 inf_c = np.zeros([2, 48], np.float32)
 inf_c[0, 0] = np.inf
 run(two, 'lstm_c_inf', dict(valid, lstm_c=inf_c))
+
+# Shapes (issue 26, item 5): batch 1 inputs against batch 2 states, one
+# state at each batch size, batch 3 against 2, a state of the wrong width.
+one = dict(prev_action=[1], prev_reward=[0.0], state=[0], episode_step=[3])
+run(two, 'batch_1_inputs_batch_2_state', dict(one))
+run(two, 'lstm_h_1_lstm_c_2', dict(valid, lstm_h=np.zeros([1, 48], np.float32)))
+run(two, 'batch_3_reward', dict(valid, prev_reward=[0.0, 1.0, 0.0]))
+run(two, 'state_width_47', dict(valid, lstm_c=np.zeros([2, 47], np.float32)))
+run(two, 'batch_1_valid', dict(one), batch=1)
 
 flt = tf.saved_model.load(paths['float'])
 fvalid = dict(prev_action=[-1, 2], prev_reward=[0.0, -3.5],
@@ -257,7 +268,8 @@ def client_results(good_version, tmp_path_factory):
 def test_valid_inputs_are_answered_with_valid_actions(client_results):
   r = client_results
   assert r['imported'] == []
-  for name, num_actions in (('valid', 2), ('float_valid', 3)):
+  for name, num_actions in (('valid', 2), ('float_valid', 3),
+                            ('batch_1_valid', 2)):
     assert 'ok' in r[name], r[name]
     for key in ('action', 'greedy_action'):
       assert all(0 <= a < num_actions for a in r[name]['ok'][key])
@@ -285,6 +297,13 @@ def test_valid_inputs_are_answered_with_valid_actions(client_results):
     ('x_nan', r'observation x must be finite'),
     ('y_inf', r'observation y must be finite'),
     ('nan_weights', r'non-finite logits or value'),
+    ('batch_1_inputs_batch_2_state', r'input lstm_c must have the batch size '
+                                     r'of prev_action .*\[2 1\]'),
+    ('lstm_h_1_lstm_c_2', r'input lstm_h must have the batch size of '
+                          r'prev_action .*\[1 2\]'),
+    ('batch_3_reward', r'input prev_reward must have the batch size .*\[3 2\]'),
+    ('state_width_47', r'state lstm_c must be \[batch, 48\]; got shape\] '
+                       r'\[2 47\]'),
 ])
 def test_malformed_inputs_are_refused(client_results, case, expected):
   r = client_results[case]
@@ -338,14 +357,6 @@ def measure_check_cost(steps=500, rounds=20, batch_sizes=(1, 16)):
     results[b] = (best[True], best[False])
   shutil.rmtree(base)
   return results
-
-
-if __name__ == '__main__':
-  for batch, (with_, without) in measure_check_cost().items():
-    print(f'batch {batch}: {with_ * 1e6:.0f} us/step with checks, '
-          f'{without * 1e6:.0f} us/step without: '
-          f'+{(with_ - without) * 1e6:.0f} us '
-          f'({(with_ / without - 1) * 100:+.1f}%)')
 
 
 # --- atomic recordings and figures (issue 26, item 2) ------------------------
@@ -411,3 +422,11 @@ def test_every_figure_is_saved_atomically():
             'atomic_file' not in text):
           offenders.append(f'{folder}/{name} (savez)')
   assert not offenders
+
+
+if __name__ == '__main__':
+  for batch, (with_, without) in measure_check_cost().items():
+    print(f'batch {batch}: {with_ * 1e6:.0f} us/step with checks, '
+          f'{without * 1e6:.0f} us/step without: '
+          f'+{(with_ - without) * 1e6:.0f} us '
+          f'({(with_ / without - 1) * 100:+.1f}%)')
