@@ -275,6 +275,16 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
         task=task, agent=agent, a2c=a2c, train_config=train_config, run=run,
         metadata=metadata, log=log, on_log=on_log, core=core, net=net,
         trainer=trainer, evaluator=evaluator, extended=extended)
+  except Exception as e:  # pylint: disable=broad-except
+    if not runner.is_disk_full(e):
+      raise
+    latest = runner.disk_checkpoints(os.path.join(run.run_dir, 'checkpoints'))
+    last = (f'the last good checkpoint is '
+            f'{list(latest.values())[-1]}' if latest else 'no checkpoint yet')
+    raise runner.DiskFullError(
+        f'no space left on the device writing {run.run_dir}; nothing written '
+        f'before is lost ({last}); free some space and rerun with '
+        '--resume') from e
   finally:
     lock.release()
 

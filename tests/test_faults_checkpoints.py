@@ -305,3 +305,38 @@ def test_export_skips_a_damaged_newest_checkpoint(tmp_path):
   assert 'ckpt-3: cannot be restored (' in line and 'Checksum' in line, line
   assert not os.path.exists(os.path.join(runs['flipped_data'], 'saved_model',
                                          '2'))
+
+
+def test_a_full_disk_is_one_clear_error_and_loses_nothing(tmp_path,
+                                                           monkeypatch):
+  """Issue 26, item 6: no space left while checkpointing -> DiskFullError
+  naming the last good checkpoint and the way on; --resume then continues."""
+  from meta_rl import experiment, runner  # pylint: disable=g-import-not-at-top
+  from meta_rl.agent import AgentConfig  # pylint: disable=g-import-not-at-top
+  from meta_rl.training import A2CConfig, TrainConfig  # pylint: disable=g-import-not-at-top
+  original = tf.train.CheckpointManager.save
+
+  def save(self, checkpoint_number=None, **kwargs):
+    if checkpoint_number and checkpoint_number >= 3:
+      raise tf.errors.ResourceExhaustedError(
+          None, None, 'ckpt-3_temp/part-00000: No space left on device')
+    return original(self, checkpoint_number=checkpoint_number, **kwargs)
+
+  monkeypatch.setattr(tf.train.CheckpointManager, 'save', save)
+  run_dir = str(tmp_path / 'run')
+  args = (experiment.TaskConfig('easy', {'num_trials': 5}),
+          AgentConfig(num_units=4), A2CConfig(),
+          TrainConfig(batch_size=2, unroll_length=5, total_steps=50))
+  with pytest.raises(runner.DiskFullError) as info:
+    experiment.train(*args, experiment.RunConfig(
+        run_dir, checkpoint_every=1, log_every_secs=0, handle_signals=False),
+                     log=lambda s: None)
+  message = str(info.value)
+  assert 'no space left on the device' in message and '--resume' in message
+  assert f'last good checkpoint is {run_dir}/checkpoints/ckpt-2' in message
+  assert isinstance(info.value, ValueError)  # launchers: one line, exit 2
+  monkeypatch.undo()
+  result = experiment.train(*args, experiment.RunConfig(
+      run_dir, resume=True, log_every_secs=0, handle_signals=False),
+                            log=lambda s: None)
+  assert result.num_updates == 5 and result.saved_model
