@@ -247,7 +247,9 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
   extended = None
   if run.resume:
     train_config, extended = _continued(run.run_dir, train_config, task.name)
-  # Everything that can fail on bad settings comes before the run dir.
+  # Everything that can fail on bad settings comes before the run dir; a
+  # run far too big for the machine before anything is built.
+  preflight.check_config(task.kwargs, agent, train_config)
   core = task.make_core()
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions, agent)
   preflight.check_run(core, net, train_config)  # before B-sized tensors

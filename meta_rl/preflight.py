@@ -1,5 +1,8 @@
 """Checks of a training run against its task, before anything is created.
 
+`check_config(task_kwargs, agent_config, train)` (first, before the task and
+the agent are built) refuses settings whose lower-bound memory alone is
+more than the machine has (`config_memory`).
 `check_run(core, agent, train)` (called by `experiment.train` before the
 trainer and the run dir exist) refuses, with a one-line ValueError, a run
 that would otherwise fail at or after its first update, or train a
@@ -208,6 +211,60 @@ def check_reward_values(core: core_lib.BatchedCore, agent: MetaRLAgent):
       f'--reward_values {",".join(f"{v:g}" for v in values)}: none is a '
       f'reward of the task {core.name!r} (it pays {shown}); the one-hot '
       'reward input would always be zeros')
+
+
+def config_memory(task_kwargs, agent_config, train: TrainConfig
+                  ) -> Dict[str, int]:
+  """Lower bounds, in bytes, of what a run of these configurations
+  allocates, computed from the settings alone (nothing is built), so that a
+  run far too big for the machine is refused before its first allocation:
+
+    core weights   an LSTM of n units holds a recurrent kernel of 4 n x n
+                   floats, a feed-forward layer n x n at least; with its
+                   gradient, clipped gradient and two optimizer slots, 5
+                   copies of 4 bytes;
+    frames         a rendered task (`resolution` among its arguments) keeps
+                   the K x B frames of an unroll, R x R x 3 bytes each;
+    image set      Harlow's images are resized to 34 x R / 84 pixels as
+                   float32, `num_images` of them.
+  """
+  core = agent_config.core
+  if core == 'stacked_lstm':
+    units = [int(u) for u in agent_config.stacked_units]
+  else:
+    units = [int(agent_config.num_units)]
+  per_unit = 4 if core in ('lstm', 'stacked_lstm') else 1
+  parts = {'core weights': 5 * 4 * sum(per_unit * u * u for u in units)}
+  resolution = task_kwargs.get('resolution')
+  if isinstance(resolution, (int, np.integer)) and resolution > 0:
+    parts['frames'] = (train.unroll_length * train.batch_size * 3 *
+                       int(resolution) ** 2)
+    if 'num_images' in task_kwargs or 'image_seed' in task_kwargs:
+      side = 34 * int(resolution) // 84
+      parts['image set'] = 4 * 3 * side * side * int(
+          task_kwargs.get('num_images', 1000))
+  return parts
+
+
+def check_config(task_kwargs, agent_config, train: TrainConfig,
+                 limit: Optional[int] = None) -> None:
+  """ValueError (one line) if `config_memory`'s lower bounds exceed
+  `limit` (default `memory_limit()`): refused before the task or the agent
+  is built (a huge --num_units or --resolution would otherwise fail in the
+  middle of an allocation of many GB)."""
+  limit = memory_limit() if limit is None else limit
+  parts = config_memory(task_kwargs, agent_config, train)
+  need = sum(parts.values())
+  if need > limit:
+    biggest = max(parts, key=parts.get)
+    settings = {'core weights': ('--stacked_units' if agent_config.core ==
+                                 'stacked_lstm' else '--num_units'),
+                'frames': '--resolution, --batch_size or --unroll_length',
+                'image set': '--resolution or --num_images'}[biggest]
+    raise ValueError(
+        f'this run needs at least {_gib(need)} of memory ({biggest}: '
+        f'{_gib(parts[biggest])}), more than the {_gib(limit)} of this '
+        f'machine; lower {settings}')
 
 
 def check_run(core: core_lib.BatchedCore, agent: MetaRLAgent,

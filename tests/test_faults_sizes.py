@@ -133,3 +133,43 @@ def test_reward_values_need_one_that_the_task_pays():
   check((7.0,), use_reward_input=False)  # the reward is not an input
   with pytest.raises(ValueError, match='--reward_values 0.6,7: none'):
     check((0.6, 7.0))
+
+
+def test_huge_units_and_resolutions_are_refused_before_building(tmp_path):
+  """Issue 26, item 3: one line from the configuration alone, before the
+  agent or the image set allocates anything."""
+  cases = {
+      'units': [_launcher('bandits.py'), '--task=easy',
+                f'--run_dir={tmp_path / "u"}', '--num_units=100000000'],
+      'stacked': [_launcher('bandits.py'), '--task=easy', '--core=stacked_lstm',
+                  f'--run_dir={tmp_path / "s"}', '--stacked_units=100000,64'],
+      'resolution': [_launcher('harlow.py'), f'--run_dir={tmp_path / "r"}',
+                     '--resolution=100000'],
+  }
+  results = _run_all(cases)
+  line = _error_line(results['units'])
+  assert 'core weights' in line and 'lower --num_units' in line, line
+  assert 'lower --stacked_units' in _error_line(results['stacked'])
+  line = _error_line(results['resolution'])
+  assert 'frames' in line and 'lower --resolution' in line, line
+  assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('launcher,config', [
+    ('harlow', 'harlow_paper.cfg'), ('navigation', 'navigation_paper.cfg'),
+    ('harlow', 'harlow.cfg'), ('bandits', 'bandits_independent.cfg'),
+])
+def test_config_bounds_stay_below_the_update_estimate(launcher, config):
+  """`check_config`'s lower bounds never refuse what `check_run` accepts."""
+  module = __import__(launcher)
+  fv = flags.FlagValues()
+  module.define_flags(fv)
+  fv([launcher, '--flagfile=' + os.path.join(ROOT, 'launch', 'configs', config),
+      '--run_dir=unused'])
+  job = common.job_from_flags(module.make_task, fv)
+  core, agent, train = _job(launcher, '--flagfile=' + os.path.join(
+      ROOT, 'launch', 'configs', config))
+  lower = preflight.config_memory(job.task.kwargs, job.agent, job.train)
+  assert 0 < sum(lower.values()) < sum(
+      preflight.update_memory(core, agent, train).values())
+  preflight.check_config(job.task.kwargs, job.agent, job.train)
