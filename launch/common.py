@@ -196,7 +196,7 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
                        'variant (Harlow: the test images) with the weights '
                        'frozen, log them to TensorBoard (RUN_DIR/tb/heldout) '
                        'and keep the best checkpoint (RUN_DIR/checkpoints/'
-                       'best); default: never.', **in_run)
+                       'best); default or 0: never.', **in_run)
   flags.DEFINE_integer('eval_episodes', run.eval_episodes,
                        'Episodes per held-out evaluation (--eval_every).',
                        **in_run)
@@ -223,9 +223,11 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
       'action_repeat', lambda v: v is None or 1 <= v <= MAX_ACTION_REPEAT,
       message=f'--action_repeat must be in [1, {MAX_ACTION_REPEAT}]',
       flag_values=fv)
+  flags.register_validator('eval_every', lambda v: v is None or v >= 0,
+                           message='--eval_every must be >= 0 (0: never)',
+                           flag_values=fv)
   for name in ('num_units', 'batch_size', 'unroll_length', 'total_steps',
-               'checkpoint_every', 'keep_every', 'eval_every',
-               'eval_episodes'):
+               'checkpoint_every', 'keep_every', 'eval_episodes'):
     flags.register_validator(name, lambda v: v is None or v > 0,
                              message=f'--{name} must be positive',
                              flag_values=fv)

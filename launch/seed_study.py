@@ -64,6 +64,8 @@ def _run_dirs(patterns):
   for pattern in patterns:
     found = ([d for d in sorted(glob.glob(pattern)) if os.path.isdir(d)]
              if glob.has_magic(pattern) else [pattern])
+    if not found:
+      common.fail(f'--runs: {pattern} matches no run dir')
     for d in found:
       if d not in dirs:
         dirs.append(d)
@@ -102,8 +104,14 @@ def study_run(run_dir):
                                 ('update', 'env_steps', 'score')}
   path = os.path.join(run_dir, 'eval', FLAGS.heldout_json)
   if os.path.exists(path):
-    with open(path) as f:
-      report = json.load(f)
+    try:
+      with open(path) as f:
+        report = json.load(f)
+      if not isinstance(report, dict):
+        raise ValueError('not a JSON object')
+    except (OSError, ValueError) as e:
+      common.fail(f'{path} is not an analysis output ({e}); rerun its '
+                  'analysis launcher')
     agent_result = report.get('results', {}).get('agent', {})
     entry['export'] = {k: agent_result[k] for k in HELDOUT_KEYS
                        if k in agent_result}

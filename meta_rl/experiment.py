@@ -74,7 +74,7 @@ class RunConfig:
       `eval_episodes` episodes of the task's held-out variant with the
       weights frozen (`meta_rl.heldout`), log them to TensorBoard
       (RUN_DIR/tb/heldout/) and keep the best checkpoint by the task's
-      score in RUN_DIR/checkpoints/best/; None: never.
+      score in RUN_DIR/checkpoints/best/; None or 0: never.
     eval_episodes: episodes per held-out evaluation (one per environment
       of a batch).
     eval_seed: seed of the held-out episodes and action draws (the same at
@@ -101,8 +101,8 @@ class RunConfig:
     if self.export_which not in EXPORT_CHOICES:
       raise ValueError(f'export_which must be one of '
                        f'{", ".join(EXPORT_CHOICES)}, got {self.export_which!r}')
-    if self.eval_every is not None and self.eval_every < 1:
-      raise ValueError(f'eval_every must be >= 1 or None, got '
+    if self.eval_every is not None and self.eval_every < 0:
+      raise ValueError(f'eval_every must be >= 0 (0 or None: never), got '
                        f'{self.eval_every}')
     if self.eval_episodes < 1:
       raise ValueError(f'eval_episodes must be >= 1, got {self.eval_episodes}')
@@ -211,6 +211,9 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None,
   else:
     prefix = runner.find_checkpoint(run_dir, update)
   update = int(prefix.rsplit('-', 1)[-1])
+  if best:
+    newest = runner.disk_checkpoints(os.path.join(run_dir, 'checkpoints'))
+    extra['trained_updates'] = max(newest) if newest else update
   core = task.make_core()
   net = evaluation.checkpoint_agent(run_dir, prefix, core)
   steps = update * train_config.batch_size * train_config.unroll_length
@@ -308,7 +311,7 @@ def _train_locked(*, task, agent, a2c, train_config, run, metadata, log,
   path, exported = None, False
   if run.export and not result.stopped_early:
     if not result.trained:  # a finished run resumed
-      path = _final_export(run.run_dir, result.num_updates)
+      path = _final_export(run.run_dir, result.num_updates, run.export_which)
       if path:
         log(f'[{task.name}] its SavedModel is {path} (launch/export.py '
             'exports a checkpoint again)')
@@ -316,6 +319,8 @@ def _train_locked(*, task, agent, a2c, train_config, run, metadata, log,
       meta = dict(metadata or {}, num_updates=result.num_updates,
                   env_steps=result.env_steps, frames=result.frames,
                   trained_updates=result.num_updates, selected='last')
+      if result.checkpoint:
+        meta['checkpoint'] = os.path.relpath(result.checkpoint, run.run_dir)
       exporting = net
       best = heldout.read_best(run.run_dir) if run.export_which == 'best' else None
       if best is not None and best['update'] != result.num_updates:
@@ -368,16 +373,19 @@ def _continued(run_dir: str, train_config: training.TrainConfig, name: str
           None if schedule == train_config.total_steps else schedule)), line
 
 
-def _final_export(run_dir: str, num_updates: int) -> Optional[str]:
-  """The newest complete SavedModel of RUN_DIR/saved_model/ exported at
-  `num_updates` updates, or None."""
+def _final_export(run_dir: str, num_updates: int,
+                  selected: str = 'last') -> Optional[str]:
+  """The newest complete SavedModel of RUN_DIR/saved_model/ that a run of
+  `num_updates` updates exported at its end, selecting its `selected`
+  ('last' or 'best') checkpoint; or None."""
   base = os.path.join(run_dir, 'saved_model')
   complete, _ = export.complete_versions(base)
   for version in reversed(complete):
     path = os.path.join(base, str(version))
     try:
       meta = export.read_metadata(path)
-      if meta.get('trained_updates', meta.get('num_updates')) == num_updates:
+      if (meta.get('trained_updates', meta.get('num_updates')) == num_updates
+          and meta.get('selected', 'last') == selected):
         return path
     except (OSError, ValueError):
       continue

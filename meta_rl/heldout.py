@@ -139,11 +139,24 @@ def read_best(run_dir: str) -> Optional[Dict[str, Any]]:
     return None
   if not isinstance(best, dict) or not isinstance(best.get('update'), int):
     return None
+  score = best.get('score')
+  if not isinstance(best.get('metric'), str) or isinstance(score, bool) or (
+      not isinstance(score, (int, float))) or not math.isfinite(score):
+    return None
   prefix = os.path.join(run_dir, best.get('checkpoint', ''))
   if not (os.path.exists(prefix + '.index') and
           tf.io.gfile.glob(prefix + '.data-*')):
     return None
   return best
+
+
+def same_evaluation(best: Mapping[str, Any], evaluator: HeldOutEvaluator
+                    ) -> bool:
+  """Whether `best` (a best.json) was scored on the episodes `evaluator`
+  plays, by the same metric: only then do their scores compare."""
+  return (best.get('metric'), best.get('mode'), best.get('episodes'),
+          best.get('seed')) == (evaluator.metric, evaluator.mode,
+                                evaluator.num_episodes, evaluator.seed)
 
 
 def best_prefix(run_dir: str) -> Optional[str]:
@@ -161,6 +174,14 @@ def keep_best(run_dir: str, prefix: str, record: Dict[str, Any]) -> str:
   directory = best_dir(run_dir)
   os.makedirs(directory, exist_ok=True)
   name = os.path.basename(prefix)
+  if tf.io.gfile.glob(os.path.join(directory, name + '.*')):
+    # The same checkpoint name again (a resume from an older checkpoint):
+    # its files are replaced one by one below, so no best.json may name
+    # them meanwhile.
+    try:
+      os.remove(os.path.join(directory, BEST_FILE))
+    except OSError:
+      pass
   for f in tf.io.gfile.glob(prefix + '.*'):
     target = os.path.join(directory, os.path.basename(f))
     tf.io.gfile.copy(f, target + '.tmp', overwrite=True)

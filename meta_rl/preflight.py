@@ -220,9 +220,9 @@ def config_memory(task_kwargs, agent_config, train: TrainConfig
   run far too big for the machine is refused before its first allocation:
 
     core weights   an LSTM of n units holds a recurrent kernel of 4 n x n
-                   floats, a feed-forward layer n x n at least; with its
-                   gradient, clipped gradient and two optimizer slots, 5
-                   copies of 4 bytes;
+                   floats (a feed-forward core: n at least); with its
+                   gradient and at least one optimizer slot, 3 copies of 4
+                   bytes;
     frames         a rendered task (`resolution` among its arguments) keeps
                    the K x B frames of an unroll, R x R x 3 bytes each;
     image set      Harlow's images are resized to 34 x R / 84 pixels as
@@ -233,8 +233,11 @@ def config_memory(task_kwargs, agent_config, train: TrainConfig
     units = [int(u) for u in agent_config.stacked_units]
   else:
     units = [int(agent_config.num_units)]
-  per_unit = 4 if core in ('lstm', 'stacked_lstm') else 1
-  parts = {'core weights': 5 * 4 * sum(per_unit * u * u for u in units)}
+  if core in ('lstm', 'stacked_lstm'):
+    params = sum(4 * u * u for u in units)
+  else:
+    params = sum(units)
+  parts = {'core weights': 3 * 4 * params}
   resolution = task_kwargs.get('resolution')
   if isinstance(resolution, (int, np.integer)) and resolution > 0:
     parts['frames'] = (train.unroll_length * train.batch_size * 3 *

@@ -104,36 +104,54 @@ class RunDirLock:
     self.path = os.path.join(run_dir, LOCK_FILE)
     self.created = not os.path.exists(run_dir)
     os.makedirs(run_dir, exist_ok=True)
-    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    self._fd = None
+    while self._fd is None:
+      fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+      try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except OSError:
+        holder = self._read_pid(fd)
+        os.close(fd)
+        raise RunDirError(
+            f'run dir {run_dir} is in use by process '
+            f'{holder if holder is not None else "(unknown)"} ({self.path}); '
+            'wait for it to end or choose another run dir') from None
+      # The holder before us may have removed the file after we opened it
+      # (`release`): then we hold a lock on a file no one else will open.
+      try:
+        same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+      except OSError:
+        same = False
+      if same:
+        self._fd = fd
+      else:
+        os.close(fd)
     try:
-      fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-      holder = self._read_pid()
-      os.close(self._fd)
-      self._fd = None
-      raise RunDirError(
-          f'run dir {run_dir} is in use by process '
-          f'{holder if holder is not None else "(unknown)"} ({self.path}); '
-          'wait for it to end or choose another run dir') from None
-    stale = self._read_pid()
-    if stale is not None and stale != os.getpid() and log:
-      alive = 'ended' if not _pid_alive(stale) else 'no longer holds it'
-      log(f'taking over the lock of process {stale} on {run_dir} (it '
-          f'{alive})')
-    os.ftruncate(self._fd, 0)
-    os.pwrite(self._fd, f'{os.getpid()}\n'.encode(), 0)
-    os.fsync(self._fd)
+      stale = self._read_pid(self._fd)
+      if stale is not None and stale != os.getpid() and log:
+        alive = 'ended' if not _pid_alive(stale) else 'no longer holds it'
+        log(f'taking over the lock of process {stale} on {run_dir} (it '
+            f'{alive})')
+      os.ftruncate(self._fd, 0)
+      os.pwrite(self._fd, f'{os.getpid()}\n'.encode(), 0)
+      os.fsync(self._fd)
+    except BaseException:
+      self.release(remove_dir=True)
+      raise
 
-  def _read_pid(self) -> Optional[int]:
+  @staticmethod
+  def _read_pid(fd) -> Optional[int]:
     try:
-      text = os.pread(self._fd, 32, 0).decode(errors='replace').strip()
+      text = os.pread(fd, 32, 0).decode(errors='replace').strip()
     except OSError:
       return None
     return int(text) if text.isdigit() else None
 
   def release(self, remove_dir: bool = False) -> None:
-    """Removes the lock file and drops the lock; with `remove_dir`, also
-    the run dir if this lock created it and it is empty now."""
+    """Removes the lock file, then drops the lock (a process waiting on the
+    removed file sees that it is gone and takes a new one); with
+    `remove_dir`, also the run dir if this lock created it and it is empty
+    now."""
     if self._fd is None:
       return
     try:
@@ -625,6 +643,13 @@ def run(trainer, run_dir: str, *, resume: bool = False,
     eval_writer = tf.summary.create_file_writer(
         os.path.join(run_dir, 'tb', heldout.TB_RUN))
     best = heldout.read_best(run_dir)
+    if best is not None and not heldout.same_evaluation(best, evaluator):
+      # Scores of other episodes (another --eval_seed or --eval_episodes)
+      # do not compare: the best is chosen anew from here on.
+      log(f'[{name}] the held-out evaluations changed (was '
+          f'{best.get("episodes")} episodes of seed {best.get("seed")}, '
+          f'{best.get("metric")}); the best checkpoint is chosen anew')
+      best = None
 
   def held_out(u):
     """Evaluates update `u` frozen; keeps it if it is the best so far."""

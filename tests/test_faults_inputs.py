@@ -59,7 +59,7 @@ BAD_TRAINING_FLAGS = [
     ('--beta_v=-1', '>= 0'),
     ('--max_grad_norm=-1', '>= 0'),
     ('--adam_epsilon=0', '(0, 1]'),
-    ('--eval_every=0', 'positive'),
+    ('--eval_every=-1', '>= 0'),
     ('--log_every_secs=nan', '>= 0'),
     ('--seed=-1', '>= 0'),
     ('--agent_seed=-3', '>= 0'),

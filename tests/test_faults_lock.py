@@ -47,7 +47,22 @@ def test_a_second_launcher_refuses_a_run_dir_in_use(tmp_path):
 
 def test_the_lock_is_held_through_the_run_and_released(tmp_path):
   run_dir = tmp_path / 'run'
-  result, _ = _tiny_run(run_dir)
+  refused = []
+
+  def try_to_take(update, scalars):
+    del update, scalars
+    with pytest.raises(runner.RunDirError, match=f'process {os.getpid()}'):
+      runner.RunDirLock(str(run_dir))
+    refused.append(True)
+
+  result = experiment.train(
+      experiment.TaskConfig('easy', {'num_trials': 5}),
+      AgentConfig(num_units=4), A2CConfig(),
+      TrainConfig(batch_size=2, unroll_length=5, total_steps=20),
+      experiment.RunConfig(str(run_dir), log_every_secs=0,
+                           handle_signals=False),
+      log=lambda s: None, on_log=try_to_take)
+  assert refused  # while training, the run dir was held
   assert result.saved_model and not os.path.exists(
       run_dir / runner.LOCK_FILE)
   assert sorted(os.listdir(run_dir)) == ['checkpoints', 'config.json',

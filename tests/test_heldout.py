@@ -64,6 +64,84 @@ def test_better_follows_the_mode():
   assert evaluator.score({'episode_regret': float('nan')}) is None
 
 
+class _Scripted:
+  """Held-out scores in a given order (monkeypatched over the evaluator's
+  play), to put the best where a test wants it."""
+
+  def __init__(self, scores):
+    self.scores, self.calls = list(scores), 0
+
+  def __call__(self, evaluator):
+    score = self.scores[min(self.calls, len(self.scores) - 1)]
+    self.calls += 1
+    return {'reward_per_trial': score, 'episode_return': 10 * score,
+            'heldout_steps': 160.0}
+
+
+@pytest.mark.parametrize('scores,best_update', [
+    ([0.2, 0.9, 0.4, 0.5, 0.3, 0.6, 0.1], 6),  # the best before the end
+    ([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], 20),  # the last update
+    ([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5], 3),  # ties keep the earliest
+])
+def test_export_best_is_the_checkpoint_of_the_best_score(
+    scores, best_update, tmp_path, monkeypatch):
+  scripted = _Scripted(scores)
+  monkeypatch.setattr(heldout.HeldOutEvaluator, '__call__',
+                      lambda self: scripted(self))
+  run_dir = str(tmp_path / 'run')
+  task = experiment.TaskConfig('two_step', {'num_trials': 10})
+  result = experiment.train(
+      task, AgentConfig(num_units=8), A2CConfig(learning_rate=3e-2),
+      TrainConfig(batch_size=8, unroll_length=10, total_steps=80 * 20),
+      experiment.RunConfig(run_dir, log_every_secs=0, eval_every=3,
+                           eval_episodes=16, export_which='best'),
+      log=lambda s: None)
+  assert scripted.calls == 7  # updates 3, 6, ..., 18 and the last, 20
+  best = heldout.read_best(run_dir)
+  assert best['update'] == best_update
+  meta = export.read_metadata(result.saved_model)
+  assert (meta['num_updates'], meta['trained_updates'], meta['selected']) == (
+      best_update, 20, 'best')
+  assert meta['checkpoint'].endswith(f'ckpt-{best_update}')
+
+  def floats(variables):
+    return [v.numpy() for v in variables
+            if np.issubdtype(np.asarray(v.numpy()).dtype, np.floating)]
+  core = environments.make_core('two_step', num_trials=10)
+  saved = floats(tf.saved_model.load(result.saved_model).variables)
+  for update, equal in ((best_update, True), (20, best_update == 20)):
+    net = evaluation.checkpoint_agent(
+        run_dir, os.path.join(run_dir, 'checkpoints', f'ckpt-{update}'), core)
+    same = all(np.array_equal(a, b) for a, b in zip(floats(net.variables),
+                                                     saved))
+    assert same == equal, update
+
+
+def test_other_held_out_episodes_choose_the_best_anew(tmp_path, monkeypatch):
+  """A resume that evaluates on other episodes (another eval_seed) does not
+  compare its scores with the old best's."""
+  monkeypatch.setattr(heldout.HeldOutEvaluator, '__call__',
+                      lambda self: _Scripted([0.9 if self.seed == 1 else 0.1])(
+                          self))
+  run_dir = str(tmp_path / 'run')
+  args = (experiment.TaskConfig('two_step', {'num_trials': 10}),
+          AgentConfig(num_units=8), A2CConfig())
+  experiment.train(*args, TrainConfig(batch_size=8, unroll_length=10,
+                                      total_steps=80 * 3),
+                   experiment.RunConfig(run_dir, log_every_secs=0,
+                                        eval_every=3), log=lambda s: None)
+  assert heldout.read_best(run_dir)['score'] == 0.9
+  lines = []
+  experiment.train(*args, TrainConfig(batch_size=8, unroll_length=10,
+                                      total_steps=80 * 6),
+                   experiment.RunConfig(run_dir, resume=True, log_every_secs=0,
+                                        eval_every=3, eval_seed=2),
+                   log=lines.append)
+  assert any('chosen anew' in line for line in lines), lines
+  best = heldout.read_best(run_dir)
+  assert (best['score'], best['seed'], best['update']) == (0.1, 2, 6)
+
+
 def _scalars(tb_dir, tag):
   """[(step, value)] of a scalar tag in the event files directly in tb_dir."""
   out = []
@@ -145,15 +223,20 @@ def test_export_best_exports_the_best_weights(best_run):
   assert evaluator()['reward_per_trial'] == pytest.approx(best['score'])
 
 
-def test_resume_keeps_the_best_and_a_finished_run_finds_its_export(best_run):
-  run_dir, args, result, _ = best_run
+def test_resume_keeps_the_best_and_a_finished_run_finds_its_export(
+    best_run, tmp_path):
+  import shutil  # pylint: disable=g-import-not-at-top
+  args = best_run[1]
+  run_dir = str(tmp_path / 'run')  # a copy: the fixture stays as it was
+  shutil.copytree(best_run[0], run_dir)
+  exported = best_run[2].saved_model.replace(best_run[0], run_dir)
   before = heldout.read_best(run_dir)
   lines = []
   again = experiment.train(
       *args, experiment.RunConfig(run_dir, resume=True, eval_every=3,
                                   eval_episodes=16, export_which='best'),
       log=lines.append)
-  assert not again.exported and again.saved_model == result.saved_model
+  assert not again.exported and again.saved_model == exported
   assert heldout.read_best(run_dir) == before
   # Extended: the new evaluations compete with the best of the first start.
   task, agent, a2c, train = args
@@ -186,7 +269,10 @@ def test_run_config_checks():
   with pytest.raises(ValueError, match='export_which'):
     experiment.RunConfig('x', export_which='first', eval_every=2)
   with pytest.raises(ValueError, match='eval_every'):
-    experiment.RunConfig('x', eval_every=0)
+    experiment.RunConfig('x', eval_every=-1)
+  assert experiment.RunConfig('x', eval_every=0).eval_every == 0  # never
+  with pytest.raises(ValueError, match='needs eval_every'):
+    experiment.RunConfig('x', eval_every=0, export_which='best')
   with pytest.raises(ValueError, match='eval_episodes'):
     experiment.RunConfig('x', eval_every=1, eval_episodes=0)
 
