@@ -144,6 +144,13 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
                      **in_a2c)
   flags.DEFINE_float('beta_e', beta_e, 'Entropy coefficient (start value).',
                      **in_a2c)
+  flags.DEFINE_float('target_entropy', None, 'If set (nats), beta_e is '
+                     'adapted to keep the policy entropy near this target '
+                     '(as SAC tunes its temperature), starting from --beta_e.',
+                     **in_a2c)
+  flags.DEFINE_float('beta_e_lr', training.A2CConfig().beta_e_lr,
+                     'Step size of the --target_entropy adaptation (log '
+                     'beta_e per update and nat).', **in_a2c)
   flags.DEFINE_float('beta_e_final', None, 'If set, beta_e is annealed '
                      'linearly to this value over training.', **in_a2c)
   flags.DEFINE_float('learning_rate', learning_rate, 'Initial learning rate.',
@@ -285,6 +292,8 @@ _RANGES = {
     'beta_v': (0, math.inf, False, 'a finite number >= 0'),
     'max_grad_norm': (0, math.inf, False, 'a finite number >= 0 (0: off)'),
     'adam_epsilon': (0, 1, True, 'a finite number in (0, 1]'),
+    'target_entropy': (0, math.inf, False, 'a finite number >= 0'),
+    'beta_e_lr': (0, math.inf, True, 'a finite number > 0'),
     'log_every_secs': (0, math.inf, False, 'a finite number >= 0'),
     'seed': (0, math.inf, False, '>= 0'),
     'agent_seed': (0, math.inf, False, '>= 0'),
@@ -478,7 +487,8 @@ def configs_from_flags(fv=FLAGS):
       gamma=fv.gamma, beta_v=fv.beta_v, beta_e=fv.beta_e,
       beta_e_final=fv.beta_e_final, learning_rate=fv.learning_rate,
       learning_rate_final=fv.learning_rate_final, optimizer=fv.optimizer,
-      max_grad_norm=fv.max_grad_norm, adam_epsilon=fv.adam_epsilon)
+      max_grad_norm=fv.max_grad_norm, adam_epsilon=fv.adam_epsilon,
+      target_entropy=fv.target_entropy, beta_e_lr=fv.beta_e_lr)
   train_config = training.TrainConfig(
       batch_size=fv.batch_size, unroll_length=fv.unroll_length,
       total_steps=fv.total_steps, seed=fv.seed,

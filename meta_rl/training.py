@@ -31,6 +31,7 @@ called) and each layer's gradient norm (a vector of L floats, which
 import collections
 import dataclasses
 import functools
+import math
 import re
 from typing import Dict, List, Mapping, Optional, Sequence
 
@@ -47,6 +48,8 @@ from meta_rl.agent import MetaRLAgent, sample_action
 
 
 OPTIMIZERS = ('adam', 'rmsprop')
+# The range of an adapted beta_e (`A2CConfig.target_entropy`).
+BETA_E_MIN, BETA_E_MAX = 1e-5, 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +68,15 @@ class A2CConfig:
     rmsprop_rho, rmsprop_epsilon: RMSProp decay and epsilon (A3C: 0.99, 0.1).
     adam_epsilon: Adam epsilon.
     max_grad_norm: global-norm gradient clipping (0 disables).
+    target_entropy: if set (nats), beta_e is not scheduled but adapted to
+      keep the mean policy entropy of an update near this target, as
+      Soft Actor-Critic tunes its temperature (Haarnoja et al. 2018): after
+      each update, log(beta_e) += beta_e_lr * (target_entropy - entropy),
+      starting from `beta_e` and kept in [BETA_E_MIN, BETA_E_MAX]. A policy
+      more random than the target gets less entropy bonus (no drift towards
+      uniform once advantages vanish), one less random gets more (no
+      premature determinism).
+    beta_e_lr: step size of that adaptation (per update, in log space).
   """
   gamma: float = 0.9
   beta_v: float = 0.05
@@ -77,8 +89,23 @@ class A2CConfig:
   rmsprop_epsilon: float = 0.1
   adam_epsilon: float = 1e-7
   max_grad_norm: float = 1.0
+  target_entropy: Optional[float] = None
+  beta_e_lr: float = 0.02
 
   def __post_init__(self):
+    if self.target_entropy is not None:
+      if not math.isfinite(self.target_entropy) or self.target_entropy < 0:
+        raise ValueError(f'target_entropy must be a finite number >= 0, got '
+                         f'{self.target_entropy}')
+      if self.beta_e_final is not None:
+        raise ValueError('give either target_entropy (adapted beta_e) or '
+                         'beta_e_final (scheduled beta_e), not both')
+      if not BETA_E_MIN <= self.beta_e <= BETA_E_MAX:
+        raise ValueError(f'with target_entropy, beta_e (its start) must be in '
+                         f'[{BETA_E_MIN}, {BETA_E_MAX}], got {self.beta_e}')
+    if not (math.isfinite(self.beta_e_lr) and self.beta_e_lr > 0):
+      raise ValueError(f'beta_e_lr must be a finite number > 0, got '
+                       f'{self.beta_e_lr}')
     if self.optimizer not in OPTIMIZERS:
       raise ValueError(f'unknown optimizer {self.optimizer!r}; choose one of '
                        f'{", ".join(OPTIMIZERS)}')
@@ -214,6 +241,12 @@ class _A2CLearner:
     self._frames = tf.Variable(0, dtype=tf.int64, trainable=False,
                                name='frames')
     self._root_key = core_lib.make_key(train.seed)
+    # The adapted entropy coefficient (`A2CConfig.target_entropy`), in log
+    # space; checkpointed (`checkpoint_items`) only when it is used.
+    self._log_beta_e = tf.Variable(math.log(a2c.beta_e) if a2c.beta_e > 0
+                                   else math.log(BETA_E_MIN),
+                                   dtype=tf.float32, trainable=False,
+                                   name='log_beta_e')
     # Gradient norms per Keras layer (see `layer_names`).
     per_variable = layer_names(agent.trainable_variables)
     self.layer_names = list(dict.fromkeys(per_variable))
@@ -271,7 +304,25 @@ class _A2CLearner:
     """Primitive environment frames taken so far."""
     return int(self._frames.numpy())
 
+  def checkpoint_items(self) -> Dict[str, tf.Variable]:
+    """What both drivers' checkpoints hold besides agent, optimizer and
+    counters: the adapted beta_e, if the run adapts it."""
+    if self.a2c.target_entropy is None:
+      return {}
+    return {'log_beta_e': self._log_beta_e}
+
+  def _adapt_beta_e(self, entropy):
+    """One step of the entropy-target adaptation (after an update)."""
+    if self.a2c.target_entropy is None:
+      return
+    step = self.a2c.beta_e_lr * (self.a2c.target_entropy -
+                                 tf.stop_gradient(entropy))
+    self._log_beta_e.assign(tf.clip_by_value(
+        self._log_beta_e + step, math.log(BETA_E_MIN), math.log(BETA_E_MAX)))
+
   def _beta_e(self):
+    if self.a2c.target_entropy is not None:
+      return tf.exp(self._log_beta_e)
     if self.a2c.beta_e_final is None:
       return tf.constant(self.a2c.beta_e, tf.float32)
     frac = tf.minimum(
@@ -336,6 +387,7 @@ class _A2CLearner:
     def apply():
       self.optimizer.apply_gradients(zip(grads, variables))
       self._num_updates.assign_add(1)
+      self._adapt_beta_e(extra.entropy)
       return tf.constant(True)
 
     # A non-finite update is not applied at all (no optimizer step, no moment
@@ -440,7 +492,7 @@ class InGraphTrainer(_A2CLearner):
     }
     self.checkpoint = tf.train.Checkpoint(
         agent=agent, optimizer=self.optimizer, num_updates=self._num_updates,
-        frames=self._frames, carry=tf.Module())
+        frames=self._frames, carry=tf.Module(), **self.checkpoint_items())
     for k, v in self._carry.items():
       setattr(self.checkpoint.carry, k, v)
     self._env_step = functools.partial(core_lib.step_autoreset, core)
@@ -592,7 +644,7 @@ class PythonEnvTrainer(_A2CLearner):
     self._track = tf.function(self._track_unroll)
     self.checkpoint = tf.train.Checkpoint(
         agent=agent, optimizer=self.optimizer, num_updates=self._num_updates,
-        frames=self._frames)
+        frames=self._frames, **self.checkpoint_items())
     self._act = tf.function(self._act_fn)
     self._learn_fn = tf.function(self._learn, jit_compile=train.jit_compile)
 

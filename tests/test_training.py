@@ -219,3 +219,54 @@ def test_xla_compiled_update_is_reproducible():
   assert ma == mb and all(np.isfinite(m['loss']) for m in ma)
   for wa, wb in zip(_weights(a), _weights(b)):
     np.testing.assert_array_equal(wa, wb)
+
+
+def _entropy_trainer(target, beta_e=0.05, lr=0.5):
+  core = environments.make_core('easy', num_trials=5)
+  agent = make_agent(core.observation_spec(), core.num_actions,
+                     AgentConfig(num_units=8, seed=1))
+  return InGraphTrainer(core, agent, A2CConfig(
+      beta_e=beta_e, target_entropy=target, beta_e_lr=lr),
+                        TrainConfig(batch_size=4, unroll_length=5, seed=1))
+
+
+@pytest.mark.parametrize('target', [0.0, 1.5])
+def test_target_entropy_adapts_beta_e_by_the_entropy_gap(target):
+  """log beta_e += beta_e_lr * (target - entropy of the update): two actions
+  have at most ln 2 = 0.69 nats, so a target of 1.5 raises beta_e at every
+  update and a target of 0 lowers it."""
+  trainer = _entropy_trainer(target)
+  log_beta = np.log(0.05)
+  for _ in range(3):
+    m = trainer.train_step()
+    assert m['beta_e'] == pytest.approx(np.exp(log_beta), rel=1e-5)
+    log_beta += 0.5 * (target - m['entropy'])
+    assert float(trainer._log_beta_e.numpy()) == pytest.approx(  # pylint: disable=protected-access
+        log_beta, rel=1e-5)
+  assert (np.exp(log_beta) > 0.05) == (target > 0)
+
+
+def test_adapted_beta_e_is_checkpointed_and_bounded(tmp_path):
+  trainer = _entropy_trainer(1.5, beta_e=0.9, lr=10.0)
+  trainer.train_step()
+  assert trainer.train_step()['beta_e'] == pytest.approx(1.0)  # BETA_E_MAX
+  path = trainer.checkpoint.save(str(tmp_path / 'ckpt'))
+  again = _entropy_trainer(1.5, beta_e=0.9, lr=10.0)
+  again.checkpoint.restore(path).assert_consumed()
+  assert float(again._log_beta_e.numpy()) == pytest.approx(0.0)  # pylint: disable=protected-access
+  # Without a target, nothing extra is checkpointed (older checkpoints
+  # restore as before).
+  def saved_names(t, name):
+    return [n for n, _ in tf.train.list_variables(
+        t.checkpoint.save(str(tmp_path / name)))]
+  assert any(n.startswith('log_beta_e/') for n in saved_names(trainer, 't'))
+  plain = _entropy_trainer(None)
+  assert not any('log_beta_e' in n for n in saved_names(plain, 'plain'))
+  for bad, message in [
+      (dict(target_entropy=-1.0), 'target_entropy'),
+      (dict(target_entropy=float('nan')), 'target_entropy'),
+      (dict(target_entropy=0.5, beta_e_final=0.0), 'not both'),
+      (dict(target_entropy=0.5, beta_e=0.0), 'beta_e'),
+      (dict(beta_e_lr=0.0), 'beta_e_lr')]:
+    with pytest.raises(ValueError, match=message):
+      A2CConfig(**bad)
