@@ -1,23 +1,29 @@
-"""A seed study: every run of a configuration, how and whether it learned.
+"""A seed study: every run of a configuration, how and whether it learned
+(Harlow, Exp 6; the I-maze, Exp 7).
 
   python launch/exp6_harlow.py --run_dir=runs/harlow_s0 --checkpoint_episodes=0 \
       --baselines=                                  # each run: its export, held out
   python launch/seed_study.py --runs='runs/harlow_s*,runs/harlow_stacked_s*' \
       --output_dir=docs                              # table + Fig 6e
+  python launch/exp7_navigation.py --run_dir=runs/nav_s0 ...   # each I-maze run
+  python launch/seed_study.py --runs='runs/nav_s*' --output_dir=runs/nav_study
 
-For each run dir (globs allowed) it reads the training curve of --metric from
-TensorBoard (the progress windows, RUN_DIR/tb), the held-out evaluations made
-while training (RUN_DIR/tb/heldout, `--eval_every`), the best checkpoint
-(`checkpoints/best/best.json`) and the held-out evaluation of the run's
-export written by launch/exp6_harlow.py (RUN_DIR/eval/exp6.json: 1000 test
-episodes of held-out images; a run without it is listed with its held-out
-columns empty). It reports: decisions and wall time to the first training
-window at or above --target, the worst window after it and whether any fell
-below --stability x target (the issue's stability row), the best held-out
-evaluation while training, and the export's held-out numbers.
+For each run dir (globs allowed; all of one task) it reads the training curve
+of --metric from TensorBoard (the progress windows, RUN_DIR/tb), the held-out
+evaluations made while training (RUN_DIR/tb/heldout, `--eval_every`), the best
+checkpoint (`checkpoints/best/best.json`) and the held-out evaluation of the
+run's export written by launch/exp6_harlow.py (RUN_DIR/eval/exp6.json: 1000
+test episodes of held-out images) or launch/exp7_navigation.py (exp7.json); a
+run without it is listed with its held-out columns empty. It reports:
+decisions and wall time to the first training window at the target (Harlow:
+P(correct) on trials 2-10 >= 0.95; the I-maze: later/first latency <= 0.5),
+the worst window after it and how many passed the stability bound, the
+lowest training episode reward after --running_best_after decisions as a
+fraction of its running best (a collapse), the best held-out evaluation while
+training, and the export's held-out numbers.
 
 Writes OUTPUT_DIR/seeds.json, seeds.md (a Markdown table, one row per run,
-failures included) and exp6_seeds.png (Fig 6e as the paper draws it: for each
+failures included) and, for Harlow, exp6_seeds.png (Fig 6e as the paper draws it: for each
 core, each seed's held-out performance at the end in decreasing order, with
 the paper's at-ceiling fractions marked: 26% of single-LSTM and 43% of
 stacked-LSTM seeds).
@@ -37,16 +43,23 @@ from meta_rl import files
 flags.DEFINE_list('runs', [], 'Run dirs (globs allowed) of one task.')
 flags.DEFINE_string('output_dir', None, 'Where to write seeds.json, seeds.md '
                     'and exp6_seeds.png.')
-flags.DEFINE_string('metric', 'p_correct_later', 'Training scalar of the '
-                    'target (TensorBoard tag).')
-flags.DEFINE_enum('mode', 'max', ['max', 'min'], 'Whether higher (max) or '
-                  'lower (min) values of --metric are better.')
-flags.DEFINE_float('target', 0.95, 'The target of --metric.')
+flags.DEFINE_string('metric', None, 'Training scalar of the target '
+                    '(TensorBoard tag); default by task: Harlow '
+                    'p_correct_later, the I-maze latency_ratio.')
+flags.DEFINE_enum('mode', None, ['max', 'min'], 'Whether higher (max) or '
+                  'lower (min) values of --metric are better (default by '
+                  'task).')
+flags.DEFINE_float('target', None, 'The target of --metric (default by task: '
+                   '0.95 for Harlow, 0.5 for the I-maze).')
 flags.DEFINE_float('stability', 0.85, 'After the first target, a window '
-                   'below this fraction of it counts as a dip.')
-flags.DEFINE_string('heldout_json', 'exp6.json', 'The analysis output of each '
-                    'run (RUN_DIR/eval/...) with its export\'s held-out '
-                    'numbers.')
+                   'below this fraction of it (above target / this for '
+                   '--mode=min) counts as a dip.')
+flags.DEFINE_float('running_best_after', 5e6, 'Also report the lowest '
+                   'training episode reward, as a fraction of its running '
+                   'best, from this many decisions on (a collapse).')
+flags.DEFINE_string('heldout_json', None, 'The analysis output of each run '
+                    '(RUN_DIR/eval/...) with its export\'s held-out numbers '
+                    '(default by task: exp6.json, exp7.json).')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
 FLAGS = flags.FLAGS
 
@@ -54,9 +67,28 @@ FLAGS = flags.FLAGS
 PAPER_AT_CEILING = {'lstm': 0.26, 'stacked_lstm': 0.43}
 CORE_NAMES = {'lstm': 'Conv-LSTM (Fig 1b)', 'stacked_lstm': 'stacked LSTM '
               '(Fig 1c)', 'feedforward': 'feed-forward'}
-HELDOUT_KEYS = ('p_correct_trial_1', 'p_correct_later',
-                'p_correct_later_after_win', 'p_correct_later_after_loss',
-                'fixation_rate', 'decisions_per_trial')
+# Per task: the training target, the analysis output of an export and its
+# held-out numbers reported (key: column title).
+TASKS = {
+    'harlow': dict(metric='p_correct_later', mode='max', target=0.95,
+                   heldout_json='exp6.json', keys={
+                       'p_correct_later': 'trials 2-10',
+                       'p_correct_later_after_win': 'after a win',
+                       'p_correct_later_after_loss': 'after a loss',
+                       'fixation_rate': 'fixations'}),
+    'imaze': dict(metric='latency_ratio', mode='min', target=0.5,
+                  heldout_json='exp7.json', keys={
+                      'episode_reward': 'reward per episode',
+                      'latency_first': 'first latency',
+                      'latency_later': 'later latency',
+                      'latency_ratio': 'later/first',
+                      'matched_ratio': 'matched ratio'}),
+}
+
+
+def _setting(name, task):
+  value = FLAGS[name].value
+  return TASKS[task][name] if value is None else value
 
 
 def _run_dirs(patterns):
@@ -72,13 +104,10 @@ def _run_dirs(patterns):
   return dirs
 
 
-def study_run(run_dir):
-  """The seeds-table entry of one run dir."""
-  from meta_rl import analysis, heldout, runner  # pylint: disable=g-import-not-at-top
-  try:
-    config = runner.read_run_config(run_dir)
-  except ValueError as e:
-    common.fail(f'--runs {run_dir}: {str(e).splitlines()[0]}')
+def study_run(run_dir, task):
+  """The seeds-table entry of one run dir of `task`."""
+  from meta_rl import analysis, heldout  # pylint: disable=g-import-not-at-top
+  config = _config(run_dir)
   agent, train = config.get('agent', {}), config.get('train', {})
   entry = {'run_dir': run_dir, 'name': os.path.basename(os.path.normpath(run_dir)),
            'task': config.get('task', {}).get('name'),
@@ -86,14 +115,23 @@ def study_run(run_dir):
            'total_steps': train.get('total_steps'),
            'resolution': config.get('task', {}).get('kwargs', {}).get(
                'resolution')}
-  steps, values, wall = common.tensorboard_curve(run_dir, FLAGS.metric,
+  metric, mode = _setting('metric', task), _setting('mode', task)
+  steps, values, wall = common.tensorboard_curve(run_dir, metric,
                                                  wall_times=True)
   entry['training'] = analysis.learning_curve_summary(
-      steps, values, wall, FLAGS.target, FLAGS.mode, FLAGS.stability)
-  h_steps, h_values = common.tensorboard_curve(run_dir, FLAGS.metric,
+      steps, values, wall, _setting('target', task), mode, FLAGS.stability)
+  # A collapse: the lowest training reward as a fraction of its best so far.
+  running, worst = -float('inf'), None
+  for step, value in zip(*common.tensorboard_curve(run_dir, 'episode_return')):
+    running = max(running, value)
+    if step >= FLAGS.running_best_after and running > 0:
+      worst = value / running if worst is None else min(worst, value / running)
+  if worst is not None:
+    entry['training']['reward_vs_running_best'] = worst
+  h_steps, h_values = common.tensorboard_curve(run_dir, metric,
                                                sub=heldout.TB_RUN)
   if h_steps:
-    sign = 1 if FLAGS.mode == 'max' else -1
+    sign = 1 if mode == 'max' else -1
     i = max(range(len(h_values)), key=lambda j: sign * h_values[j])
     entry['heldout_while_training'] = {
         'evaluations': len(h_steps), 'best': h_values[i],
@@ -101,8 +139,8 @@ def study_run(run_dir):
   best = heldout.read_best(run_dir)
   if best:
     entry['best_checkpoint'] = {k: best[k] for k in
-                                ('update', 'env_steps', 'score')}
-  path = os.path.join(run_dir, 'eval', FLAGS.heldout_json)
+                                ('update', 'env_steps', 'score', 'metric')}
+  path = os.path.join(run_dir, 'eval', _setting('heldout_json', task))
   if os.path.exists(path):
     try:
       with open(path) as f:
@@ -113,12 +151,20 @@ def study_run(run_dir):
       common.fail(f'{path} is not an analysis output ({e}); rerun its '
                   'analysis launcher')
     agent_result = report.get('results', {}).get('agent', {})
-    entry['export'] = {k: agent_result[k] for k in HELDOUT_KEYS
+    entry['export'] = {k: agent_result[k] for k in TASKS[task]['keys']
                        if k in agent_result}
     entry['export'].update(num_episodes=report.get('num_episodes'),
                            seed=report.get('seed'))
     entry['export_metadata'] = _export_metadata(run_dir)
   return entry
+
+
+def _config(run_dir):
+  from meta_rl import runner  # pylint: disable=g-import-not-at-top
+  try:
+    return runner.read_run_config(run_dir)
+  except ValueError as e:
+    common.fail(f'--runs {run_dir}: {str(e).splitlines()[0]}')
 
 
 def _export_metadata(run_dir):
@@ -146,11 +192,14 @@ def _minutes(x):
   return '' if x is None else f'{x / 60:.0f} min'
 
 
-def markdown(entries):
-  head = ('| run | core | seed | trained | first >= target (training) | wall '
-          'time to it | worst after it | dips | best held out while training '
-          '| exported (selected) | trials 2-10 | after a win | after a loss | '
-          'fixations |')
+def markdown(entries, task):
+  """One row per run: the training curve's target and stability, the best
+  held-out evaluation while training, the export and its held-out numbers."""
+  keys = TASKS[task]['keys']
+  head = ('| run | core | seed | trained | first at target (training) | wall '
+          'time to it | worst after it | dips | lowest reward / running best '
+          'after 5M | best held out while training | exported (selected) | '
+          + ' | '.join(keys.values()) + ' |')
   lines = [head, '|' + '---|' * (head.count('|') - 1)]
   for e in entries:
     t = e['training']
@@ -166,11 +215,9 @@ def markdown(entries):
         f'{_millions(t.get("first_step")) or "not reached"} | '
         f'{_minutes(t.get("first_secs"))} | {_fmt(t.get("after_worst"))} | '
         f'{"" if "dips" not in t else int(t["dips"])} | '
+        f'{_fmt(t.get("reward_vs_running_best"), ".2f")} | '
         f'{_fmt(h.get("best"))} | {exported} | '
-        f'{_fmt(x.get("p_correct_later"))} | '
-        f'{_fmt(x.get("p_correct_later_after_win"))} | '
-        f'{_fmt(x.get("p_correct_later_after_loss"))} | '
-        f'{_fmt(x.get("fixation_rate"))} |')
+        + ' | '.join(_fmt(x.get(k)) for k in keys) + ' |')
   return '\n'.join(lines) + '\n'
 
 
@@ -193,16 +240,16 @@ def plot(path, entries):
     vals = sorted(vals, reverse=True)
     n = len(vals)
     x = (np.arange(n) + 0.5) / n * 100
-    at = sum(v >= FLAGS.target for v in vals)
+    at = sum(v >= _setting('target', 'harlow') for v in vals)
     c = colours.get(core, 'k')
     ax.plot(x, vals, marker='o', color=c, lw=1.5,
             label=f'{CORE_NAMES.get(core, core)}: {at} of {n} seeds '
-            f'>= {FLAGS.target:g}')
+            f'>= {_setting("target", "harlow"):g}')
     if core in PAPER_AT_CEILING:
       ax.axvline(PAPER_AT_CEILING[core] * 100, color=c, ls='--', lw=1,
                  label=f'paper: {PAPER_AT_CEILING[core]:.0%} of 100 seeds '
                  'at ceiling')
-  ax.axhline(FLAGS.target, color='k', ls=':', lw=1)
+  ax.axhline(_setting('target', 'harlow'), color='k', ls=':', lw=1)
   ax.axhline(0.5, color='gray', ls=':', lw=1)
   ax.text(1, 0.51, 'chance', color='gray', fontsize=8)
   ax.set(xlim=(0, 100), ylim=(0.3, 1.02),
@@ -214,7 +261,8 @@ def plot(path, entries):
     ax.legend(frameon=False, fontsize=8, loc='lower left')
   else:
     ax.text(50, 0.7, f'no run has a held-out evaluation of its export\n'
-            f'(RUN_DIR/eval/{FLAGS.heldout_json})', ha='center')
+            f'(RUN_DIR/eval/{_setting("heldout_json", "harlow")})',
+            ha='center')
   fig.tight_layout()
   files.save_figure(fig, path, dpi=120)
   plt.close(fig)
@@ -232,7 +280,13 @@ def main(argv):
   if missing or not run_dirs:
     common.fail(f'--runs: no run dir {missing[0] if missing else FLAGS.runs}')
   common.check_output_dir(FLAGS.output_dir, 'output_dir')
-  names = ('seeds.json', 'seeds.md', 'exp6_seeds.png')
+  tasks = {(_config(d).get('task') or {}).get('name') for d in run_dirs}
+  if len(tasks) != 1 or not tasks <= set(TASKS):
+    common.fail(f'--runs: runs of one task of {", ".join(TASKS)} (got '
+                f'{", ".join(sorted(map(str, tasks)))})')
+  task = tasks.pop()
+  names = ['seeds.json', 'seeds.md'] + (['exp6_seeds.png'] if task == 'harlow'
+                                        else [])
   paths = [os.path.join(FLAGS.output_dir, n) for n in names]
   existing = [p for p in paths if os.path.exists(p)]
   if existing and not FLAGS.overwrite:
@@ -241,14 +295,16 @@ def main(argv):
   entries = []
   for d in run_dirs:
     print(f'[seed_study] {d}', file=sys.stderr, flush=True)
-    entries.append(study_run(d))
+    entries.append(study_run(d, task))
   from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
   evaluation.write_json(paths[0], {
-      'metric': FLAGS.metric, 'mode': FLAGS.mode, 'target': FLAGS.target,
+      'task': task, 'metric': _setting('metric', task),
+      'mode': _setting('mode', task), 'target': _setting('target', task),
       'stability': FLAGS.stability, 'runs': entries})
-  table = markdown(entries)
+  table = markdown(entries, task)
   evaluation.write_text(paths[1], table)
-  plot(paths[2], entries)
+  if task == 'harlow':
+    plot(paths[2], entries)
   print(table)
   print('wrote ' + ', '.join(paths))
 

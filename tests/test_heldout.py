@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -312,9 +313,15 @@ def test_seed_study_reports_each_run(best_run, tmp_path):
   """launch/seed_study.py over two runs: one with an analysis output of its
   export (eval/exp6.json), one without (its held-out columns empty)."""
   import shutil  # pylint: disable=g-import-not-at-top
-  run_dir = best_run[0]
+  # The table is of Harlow or I-maze runs: two copies of the two-step run
+  # told they are Harlow runs (its training tags stand in).
+  run_dir = str(tmp_path / 'run')
   other = tmp_path / 'other_s1'
-  shutil.copytree(run_dir, other)
+  for target in (run_dir, other):
+    shutil.copytree(best_run[0], target)
+    config = json.loads((Path(target) / 'config.json').read_text())
+    config['task']['name'] = 'harlow'
+    (Path(target) / 'config.json').write_text(json.dumps(config))
   os.makedirs(other / 'eval')
   (other / 'eval' / 'exp6.json').write_text(json.dumps({
       'num_episodes': 1000, 'seed': 12345, 'results': {'agent': {
@@ -324,7 +331,8 @@ def test_seed_study_reports_each_run(best_run, tmp_path):
   proc = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'launch', 'seed_study.py'),
        f'--runs={run_dir},{tmp_path}/other_*', f'--output_dir={out}',
-       '--metric=reward_per_trial', '--target=0.0'],
+       '--metric=reward_per_trial', '--target=0.0',
+       '--running_best_after=0'],
       capture_output=True, text=True, cwd=ROOT, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   study = json.loads((out / 'seeds.json').read_text())
@@ -337,12 +345,16 @@ def test_seed_study_reports_each_run(best_run, tmp_path):
   assert first['heldout_while_training']['evaluations'] == len(_scalars(
       os.path.join(run_dir, 'tb', heldout.TB_RUN), 'reward_per_trial')) >= 7
   assert first['best_checkpoint']['update'] == heldout.read_best(
-      run_dir)['update']
+      best_run[0])['update']
+  returns = [v for _, v in _scalars(os.path.join(run_dir, 'tb'),
+                                     'episode_return')]
+  worst = min(v / max(returns[:i + 1]) for i, v in enumerate(returns))
+  assert first['training']['reward_vs_running_best'] == pytest.approx(worst)
   assert 'export' not in first
   assert second['export']['p_correct_later'] == 0.961
   assert second['export_metadata']['selected'] == 'best'
   rows = (out / 'seeds.md').read_text().splitlines()
-  assert len(rows) == 4 and '| 0.961 | 0.970 | 0.952 | 1.000 |' in rows[3]
+  assert len(rows) == 4 and rows[3].endswith('| 0.961 | 0.970 | 0.952 | 1.000 |')
   assert (out / 'exp6_seeds.png').stat().st_size > 10_000
   again = subprocess.run(
       [sys.executable, os.path.join(ROOT, 'launch', 'seed_study.py'),
