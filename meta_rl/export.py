@@ -200,31 +200,26 @@ def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
         tf.reduce_all(ok), [message, value], summarize=8))
 
   a = inputs['prev_action']
-  # Shapes first: every input has prev_action's batch size (no broadcasting
-  # of a batch-1 input against a batch-2 state) and each state its width.
-  # `[..., -1][0]`: a scalar's "batch size" is -1, refused by name rather
-  # than by an internal slicing error.
-  def batch_of(x):
-    return tf.concat([tf.shape(x), [-1]], 0)[0]
-  batch = batch_of(a)
-  check(tf.equal(tf.rank(a), 1), 'prev_action must be a vector [batch]; got '
-        'shape', tf.shape(a))
-  for key in sorted(inputs):
-    if key == 'prev_action':
-      continue
-    check(tf.equal(batch_of(inputs[key]), batch),
-          f'input {key} must have the batch size of prev_action '
-          f'(dimension 0); got shapes {key}, prev_action:',
-          tf.stack([batch_of(inputs[key]), batch]))
-  for key, size in state_sizes.items():
-    x = inputs[key]
-    check(tf.logical_and(tf.equal(tf.rank(x), 2), tf.equal(
-        tf.concat([tf.shape(x), [-1, -1]], 0)[1], size)),
-          f'state {key} must be [batch, {size}]; got shape', tf.shape(x))
-  with tf.control_dependencies(checks):
-    inputs = {k: tf.identity(v) for k, v in inputs.items()}
-  checks = []
-  a = inputs['prev_action']
+  # Shapes: every input has prev_action's batch size (no broadcasting of a
+  # batch-1 input against a batch-2 state) and each state its width; one
+  # assertion (each costs per call) that lists every input's shape.
+  # `concat([shape, -1s])[i]`: a missing dimension reads -1, so a scalar is
+  # refused by name rather than by an internal slicing error.
+  def dim(x, i):
+    return tf.concat([tf.shape(x), [-1, -1]], 0)[i]
+  names = sorted(inputs)
+  ok = [tf.equal(tf.rank(a), 1)]
+  ok += [tf.equal(dim(inputs[k], 0), dim(a, 0)) for k in names]
+  ok += [tf.equal(tf.rank(inputs[k]), 2) & tf.equal(dim(inputs[k], 1), n)
+         for k, n in state_sizes.items()]
+  shapes = []
+  for k in names:
+    shapes += [f'{k}:', tf.shape(inputs[k])]
+  checks.append(tf.debugging.Assert(tf.reduce_all(tf.stack(ok)), [
+      'every input must have the batch size B of prev_action (a vector [B]) '
+      'and each state the shape [B, size] ('
+      + ', '.join(f'{k} {n}' for k, n in sorted(state_sizes.items()))
+      + '); got shapes', *shapes], summarize=8))
   check(tf.logical_and(a >= -1, a < num_actions),
         f'prev_action must be -1 (first step) or an action in '
         f'[0, {num_actions}); got', a)

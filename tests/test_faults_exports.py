@@ -297,13 +297,14 @@ def test_valid_inputs_are_answered_with_valid_actions(client_results):
     ('x_nan', r'observation x must be finite'),
     ('y_inf', r'observation y must be finite'),
     ('nan_weights', r'non-finite logits or value'),
-    ('batch_1_inputs_batch_2_state', r'input lstm_c must have the batch size '
-                                     r'of prev_action .*\[2 1\]'),
-    ('lstm_h_1_lstm_c_2', r'input lstm_h must have the batch size of '
-                          r'prev_action .*\[1 2\]'),
-    ('batch_3_reward', r'input prev_reward must have the batch size .*\[3 2\]'),
-    ('state_width_47', r'state lstm_c must be \[batch, 48\]; got shape\] '
-                       r'\[2 47\]'),
+    ('batch_1_inputs_batch_2_state', r'every input must have the batch size '
+                                     r'B of prev_action.*lstm_c:\] \[2 48\].*'
+                                     r'prev_action:\] \[1\]'),
+    ('lstm_h_1_lstm_c_2', r'every input must have the batch size .*'
+                          r'lstm_h:\] \[1 48\].*prev_action:\] \[2\]'),
+    ('batch_3_reward', r'every input must .*prev_reward:\] \[3\]'),
+    ('state_width_47', r'each state the shape \[B, size\] \(lstm_c 48, '
+                       r'lstm_h 48\).*lstm_c:\] \[2 47\]'),
 ])
 def test_malformed_inputs_are_refused(client_results, case, expected):
   r = client_results[case]
