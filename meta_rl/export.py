@@ -192,56 +192,91 @@ def _range_text(lo, hi) -> str:
 def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
                     num_actions: int, state_sizes: Mapping[str, int]
                     ) -> Dict[str, tf.Tensor]:
-  """`inputs` after assertions that they are valid (see the module doc)."""
-  checks = []
+  """`inputs` after assertions that they are valid (see the module doc).
 
-  def check(ok, message, value):
-    checks.append(tf.debugging.Assert(
-        tf.reduce_all(ok), [message, value], summarize=8))
+  Two assertions per call (each assertion op costs a few microseconds of a
+  served step): first the shapes, then every value check at once.
+
+  Shapes: the concatenated shapes of all inputs, in a fixed order (prev_action
+  first, so that its batch size B is the first number), must equal the
+  contract's layout with every batch position equal to B: no broadcasting of
+  a batch-1 input against a batch-2 state, each state `[B, size]`, each
+  observation `[B, *spec.shape]`. A scalar or extra dimension changes the
+  length of the concatenation and is refused too. The message lists the
+  expected shapes and each input's shape, so it names the wrong input.
+
+  Values: one boolean per check; if any is false, a branch that runs only
+  then names the failed checks and prints the values.
+  """
+  names = ['prev_action'] + sorted(k for k in inputs if k != 'prev_action')
+  expected, is_batch, layout = [], [], []
+  for k in names:
+    if k in state_sizes:
+      rest = [state_sizes[k]]
+    elif k in observation_spec:
+      rest = list(observation_spec[k].shape)
+    else:
+      rest = []
+    expected += [0] + rest
+    is_batch += [True] + [False] * len(rest)
+    layout.append(f'{k} [{", ".join(["B"] + [str(n) for n in rest])}]')
+  shapes = [tf.shape(inputs[k]) for k in names]
+  flat = tf.concat(shapes, 0)
+  n = len(expected)
+  padded = tf.pad(flat, [[0, n]])[:n]  # the first n numbers (-0 if short)
+  want = tf.where(tf.constant(is_batch), padded[0], tf.constant(expected))
+  shapes_ok = tf.logical_and(tf.equal(tf.size(flat), n),
+                             tf.reduce_all(tf.equal(padded, want)))
+  data = ['every input must have the batch size B of prev_action (a vector '
+          '[B]) and each state the shape [B, size] ('
+          + ', '.join(f'{k} {s}' for k, s in sorted(state_sizes.items()))
+          + '); expected ' + ', '.join(layout) + '; got shapes']
+  for k, s in zip(names, shapes):
+    data += [f'{k}:', s]
+  shape_check = tf.debugging.Assert(shapes_ok, data, summarize=8)
+
+  with tf.control_dependencies([shape_check]):
+    inputs = {k: tf.identity(v) for k, v in inputs.items()}
+  oks, messages, values = [], [], []
+
+  def check(ok, message, key):
+    oks.append(tf.reduce_all(ok))
+    messages.append(message)
+    values.append(key)
 
   a = inputs['prev_action']
-  # Shapes: every input has prev_action's batch size (no broadcasting of a
-  # batch-1 input against a batch-2 state) and each state its width; one
-  # assertion (each costs per call) that lists every input's shape.
-  # `concat([shape, -1s])[i]`: a missing dimension reads -1, so a scalar is
-  # refused by name rather than by an internal slicing error.
-  def dim(x, i):
-    return tf.concat([tf.shape(x), [-1, -1]], 0)[i]
-  names = sorted(inputs)
-  ok = [tf.equal(tf.rank(a), 1)]
-  ok += [tf.equal(dim(inputs[k], 0), dim(a, 0)) for k in names]
-  ok += [tf.equal(tf.rank(inputs[k]), 2) & tf.equal(dim(inputs[k], 1), n)
-         for k, n in state_sizes.items()]
-  shapes = []
-  for k in names:
-    shapes += [f'{k}:', tf.shape(inputs[k])]
-  checks.append(tf.debugging.Assert(tf.reduce_all(tf.stack(ok)), [
-      'every input must have the batch size B of prev_action (a vector [B]) '
-      'and each state the shape [B, size] ('
-      + ', '.join(f'{k} {n}' for k, n in sorted(state_sizes.items()))
-      + '); got shapes', *shapes], summarize=8))
   check(tf.logical_and(a >= -1, a < num_actions),
         f'prev_action must be -1 (first step) or an action in '
-        f'[0, {num_actions}); got', a)
+        f'[0, {num_actions})', 'prev_action')
   check(tf.math.is_finite(inputs['prev_reward']),
-        'prev_reward must be finite; got', inputs['prev_reward'])
+        'prev_reward must be finite', 'prev_reward')
   for key, spec in sorted(observation_spec.items()):
     x = inputs[key]
     dtype = np.dtype(spec.dtype)
     if np.issubdtype(dtype, np.floating):
-      check(tf.math.is_finite(x), f'observation {key} must be finite; got', x)
+      check(tf.math.is_finite(x), f'observation {key} must be finite', key)
     bounds = _bounds(spec)
     if bounds is not None:
       lo, hi = bounds
       lo_t = tf.constant(lo, x.dtype)
       hi_t = tf.constant(hi, x.dtype)
       check(tf.logical_and(x >= lo_t, x <= hi_t),
-            f'observation {key} must be in {_range_text(lo, hi)}; got', x)
-  for key in state_sizes:
+            f'observation {key} must be in {_range_text(lo, hi)}', key)
+  for key in sorted(state_sizes):
     check(tf.math.is_finite(inputs[key]),
           f'state {key} must be finite (as initial_state or the last step '
-          'returned it); got', inputs[key])
-  with tf.control_dependencies(checks):
+          'returned it)', key)
+  oks = tf.stack(oks)
+
+  def refuse():
+    failed = tf.boolean_mask(tf.constant(messages), tf.logical_not(oks))
+    data = [tf.strings.reduce_join(failed, separator='; ') + '; got']
+    for key in dict.fromkeys(values):  # every checked input, once
+      data += [f'{key}:', inputs[key]]
+    return tf.debugging.Assert(False, data, summarize=8)
+
+  value_check = tf.cond(tf.reduce_all(oks), tf.no_op, refuse)
+  with tf.control_dependencies([value_check]):
     return {k: tf.identity(v) for k, v in inputs.items()}
 
 

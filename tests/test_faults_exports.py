@@ -225,6 +225,9 @@ run(two, 'lstm_h_1_lstm_c_2', dict(valid, lstm_h=np.zeros([1, 48], np.float32)))
 run(two, 'batch_3_reward', dict(valid, prev_reward=[0.0, 1.0, 0.0]))
 run(two, 'state_width_47', dict(valid, lstm_c=np.zeros([2, 47], np.float32)))
 run(two, 'batch_1_valid', dict(one), batch=1)
+run(two, 'prev_action_scalar', dict(valid, prev_action=5))
+run(two, 'two_failures', dict(valid, prev_action=[5, 0],
+                              prev_reward=[float('nan'), 0.0]))
 
 flt = tf.saved_model.load(paths['float'])
 fvalid = dict(prev_action=[-1, 2], prev_reward=[0.0, -3.5],
@@ -232,6 +235,7 @@ fvalid = dict(prev_action=[-1, 2], prev_reward=[0.0, -3.5],
 run(flt, 'float_valid', dict(fvalid))
 run(flt, 'x_above', dict(fvalid, x=[[0.0, 5.5], [0.0, 0.0]]))
 run(flt, 'x_below', dict(fvalid, x=[[-1.5, 0.0], [0.0, 0.0]]))
+run(flt, 'x_width_3', dict(fvalid, x=[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
 run(flt, 'x_nan', dict(fvalid, x=[[float('nan'), 0.0], [0.0, 0.0]]))
 run(flt, 'y_inf', dict(fvalid, y=[[0.0, float('inf'), 0.0], [0.0] * 3]))
 
@@ -277,17 +281,17 @@ def test_valid_inputs_are_answered_with_valid_actions(client_results):
 
 @pytest.mark.parametrize('case,expected', [
     ('prev_action_5', r'prev_action must be -1 \(first step\) or an action '
-                      r'in \[0, 2\); got\] \[5 0\]'),
+                      r'in \[0, 2\); got\] \[prev_action:\] \[5 0\]'),
     ('prev_action_-7', r'prev_action must be .*\[-7 0\]'),
     ('prev_action_num_actions', r'prev_action must be .*\[0 2\]'),
-    ('prev_reward_nan', r'prev_reward must be finite; got\] \[0 nan\]'),
-    ('prev_reward_inf', r'prev_reward must be finite; got\] \[inf 0\]'),
+    ('prev_reward_nan', r'prev_reward must be finite; got\].*prev_reward:\] \[0 nan\]'),
+    ('prev_reward_inf', r'prev_reward must be finite; got\].*prev_reward:\] \[inf 0\]'),
     ('prev_reward_-inf', r'prev_reward must be finite'),
     ('episode_step_-5', r'observation episode_step must be in \[0, 19\]; '
-                        r'got\] \[-5 0\]'),
+                        r'got\].*episode_step:\] \[-5 0\]'),
     ('episode_step_100000', r'observation episode_step must be in \[0, 19\]'
-                            r'; got\] \[0 100000\]'),
-    ('state_3', r'observation state must be in \[0, 2\]; got\] \[3 0\]'),
+                            r'; got\].*episode_step:\] \[0 100000\]'),
+    ('state_3', r'observation state must be in \[0, 2\]; got\].*state:\] \[3 0\]'),
     ('state_-1', r'observation state must be in \[0, 2\]'),
     ('lstm_h_nan', r'state lstm_h must be finite'),
     ('lstm_c_inf', r'state lstm_c must be finite'),
@@ -298,11 +302,19 @@ def test_valid_inputs_are_answered_with_valid_actions(client_results):
     ('y_inf', r'observation y must be finite'),
     ('nan_weights', r'non-finite logits or value'),
     ('batch_1_inputs_batch_2_state', r'every input must have the batch size '
-                                     r'B of prev_action.*lstm_c:\] \[2 48\].*'
-                                     r'prev_action:\] \[1\]'),
+                                     r'B of prev_action.*prev_action:\] \[1\].*'
+                                     r'lstm_c:\] \[2 48\]'),
     ('lstm_h_1_lstm_c_2', r'every input must have the batch size .*'
-                          r'lstm_h:\] \[1 48\].*prev_action:\] \[2\]'),
+                          r'prev_action:\] \[2\].*lstm_h:\] \[1 48\]'),
     ('batch_3_reward', r'every input must .*prev_reward:\] \[3\]'),
+    ('prev_action_scalar', r'every input must .*expected prev_action \[B\], '
+                           r'.*prev_action:\] \[\]'),
+    ('two_failures', r'prev_action must be .*; prev_reward must be finite; '
+                     r'got\] \[prev_action:\] \[5 0\] \[prev_reward:\] '
+                     r'\[nan 0\]'),
+    ('x_width_3', r'expected prev_action \[B\], lstm_c \[B, \d+\], '
+                  r'lstm_h \[B, \d+\], prev_reward \[B\], x \[B, 2\], '
+                  r'y \[B, 3\].*x:\] \[2 3\]'),
     ('state_width_47', r'each state the shape \[B, size\] \(lstm_c 48, '
                        r'lstm_h 48\).*lstm_c:\] \[2 47\]'),
 ])
