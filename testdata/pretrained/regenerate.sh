@@ -9,18 +9,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
-# name -> run dir [checkpoint update; default: the latest].
+# name -> run dir [checkpoint update, or best (the run's best held-out
+# checkpoint, which its --export=best wrote at its end); default: the latest].
 declare -A RUN=(
   [independent]=runs/independent [uniform]=runs/uniform [easy]=runs/easy
   [medium]=runs/medium [hard]=runs/hard_cfg [informative]=runs/informative
   [restless]=runs/restless [two_step]=runs/two_step
-  [harlow]="runs/harlow_s2 3701" [navigation]="runs/nav_r1h_s0 5323")
+  [harlow]="runs/clip05_harlow_s0 best" [navigation]="runs/nav_r1h_s0 5323")
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(independent uniform easy medium hard informative restless two_step harlow navigation)
 for name in "${names[@]}"; do
   [ -n "${RUN[$name]:-}" ] || { echo "error: unknown policy $name" >&2; exit 2; }
   read -r run checkpoint <<< "${RUN[$name]}"
-  path=$($PY launch/export.py --run_dir="$run" ${checkpoint:+--checkpoint=$checkpoint})
+  if [ "${checkpoint:-}" = best ]; then
+    which=(--best)
+  else
+    which=(${checkpoint:+--checkpoint=$checkpoint})
+  fi
+  path=$($PY launch/export.py --run_dir="$run" "${which[@]}")
   rm -rf "testdata/pretrained/$name"
   mkdir -p "testdata/pretrained/$name"
   cp -r "$path" "testdata/pretrained/$name/1"
