@@ -205,8 +205,7 @@ def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
   length of the concatenation and is refused too. The message lists the
   expected shapes and each input's shape, so it names the wrong input.
 
-  Values: one boolean per check; if any is false, a branch that runs only
-  then names the failed checks and prints the values.
+  Values: `_value_check`.
   """
   names = ['prev_action'] + sorted(k for k in inputs if k != 'prev_action')
   expected, is_batch, layout = [], [], []
@@ -223,7 +222,7 @@ def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
   shapes = [tf.shape(inputs[k]) for k in names]
   flat = tf.concat(shapes, 0)
   n = len(expected)
-  padded = tf.pad(flat, [[0, n]])[:n]  # the first n numbers (-0 if short)
+  padded = tf.pad(flat, [[0, n]])[:n]  # the first n numbers (0s if short)
   want = tf.where(tf.constant(is_batch), padded[0], tf.constant(expected))
   shapes_ok = tf.logical_and(tf.equal(tf.size(flat), n),
                              tf.reduce_all(tf.equal(padded, want)))
@@ -234,9 +233,20 @@ def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
   for k, s in zip(names, shapes):
     data += [f'{k}:', s]
   shape_check = tf.debugging.Assert(shapes_ok, data, summarize=8)
-
+  # The value checks run after the shape check (ops made under its control
+  # dependency); the step's own ops after both (the identities at the end).
   with tf.control_dependencies([shape_check]):
-    inputs = {k: tf.identity(v) for k, v in inputs.items()}
+    value_check = _value_check(inputs, observation_spec, num_actions,
+                               state_sizes)
+  with tf.control_dependencies([value_check]):
+    return {k: tf.identity(v) for k, v in inputs.items()}
+
+
+def _value_check(inputs: Dict[str, tf.Tensor], observation_spec,
+                 num_actions: int, state_sizes: Mapping[str, int]):
+  """One op that refuses invalid values: one boolean per check; if any is
+  false, a branch that runs only then names the failed checks and prints
+  the checked inputs."""
   oks, messages, values = [], [], []
 
   def check(ok, message, key):
@@ -275,9 +285,7 @@ def _checked_inputs(inputs: Dict[str, tf.Tensor], observation_spec,
       data += [f'{key}:', inputs[key]]
     return tf.debugging.Assert(False, data, summarize=8)
 
-  value_check = tf.cond(tf.reduce_all(oks), tf.no_op, refuse)
-  with tf.control_dependencies([value_check]):
-    return {k: tf.identity(v) for k, v in inputs.items()}
+  return tf.cond(tf.reduce_all(oks), tf.no_op, refuse)
 
 
 def _checked_outputs(logits: tf.Tensor, value: tf.Tensor):
