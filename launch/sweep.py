@@ -87,6 +87,10 @@ SWEEP_FILE = 'sweep.json'
 STOPPED_FILE = 'stopped.txt'  # trials the scheduler stopped early
 TRIALS = 'trials'  # Tune's experiment name: SWEEP_DIR/trials/<trial id>/
 FORBIDDEN = ('run_dir', 'resume')  # set per trial by the sweep
+# A custom resource of the embedded Ray, one per trial that may run at once
+# (--max_concurrent_trials; unset: more than any sweep has trials).
+TRIAL_SLOT = 'meta_rl_trial_slot'
+UNLIMITED_SLOTS = 1_000_000
 
 
 def load_launcher(path):
@@ -478,7 +482,13 @@ def main(argv):
       ray.init(address=FLAGS.ray_address, runtime_env={'env_vars': env_vars},
                log_to_driver=False, logging_level='ERROR')
     else:
+      # --max_concurrent_trials as a resource of the embedded Ray that every
+      # trial holds one of: Tune's own limit (TuneConfig) only holds back new
+      # trials, and a continued sweep (Tuner.restore) keeps the first run's
+      # and starts all its pending trials at once (ray-project/ray#40652).
       ray.init(address='local', num_cpus=FLAGS.num_cpus or os.cpu_count(),
+               resources={TRIAL_SLOT: FLAGS.max_concurrent_trials or
+                          UNLIMITED_SLOTS},
                include_dashboard=False, log_to_driver=False,
                logging_level='ERROR', runtime_env={'env_vars': env_vars})
   except (ConnectionError, RuntimeError, ValueError) as e:
@@ -500,7 +510,8 @@ def main(argv):
           trials_dir=os.path.join(sweep_dir, TRIALS), workdir=os.getcwd(),
           eval_episodes=FLAGS.eval_episodes, eval_seed=FLAGS.eval_seed,
           num_threads=max(1, int(FLAGS.num_cpus_per_trial))),
-      {'cpu': FLAGS.num_cpus_per_trial})
+      dict({'cpu': FLAGS.num_cpus_per_trial},
+           **({} if FLAGS.ray_address else {TRIAL_SLOT: 1})))
   scheduler = None
   if FLAGS.scheduler == 'asha':
     from ray.tune.schedulers import ASHAScheduler  # pylint: disable=g-import-not-at-top
@@ -558,9 +569,11 @@ def main(argv):
         + ('' if 'png' in paths else
            ' (no figure: matplotlib, of the analysis extra, is missing)'))
   if s['counts']['unfinished']:
+    # Only an interruption (Ctrl-C, which Tune catches to save the sweep)
+    # leaves trials unfinished: exit as the launchers do on SIGINT.
     print(f'[sweep] {s["counts"]["unfinished"]} trials unfinished (interrupted);'
           ' rerun the same command to continue', file=sys.stderr)
-    sys.exit(1)
+    sys.exit(130)
 
 
 def parse_flags(argv):

@@ -248,3 +248,47 @@ def test_tiny_sweep_on_embedded_ray(tmp_path):
     assert json.load(f)['summary'] == report['summary']
   # Another sweep in the same directory is refused.
   assert 'holds another sweep' in _error(_sweep(*args[:-1], '--top_k=2'))
+
+
+def test_interrupted_sweep_exits_130_and_continues_one_trial_at_a_time(
+    tmp_path):
+  """Ctrl-C ends a sweep as it ends a launcher (130); the rerun keeps the
+  new --max_concurrent_trials although Tune restores the first run's
+  (issue 26, item 8)."""
+  pytest.importorskip('ray.tune')
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  sweep_dir = str(tmp_path / 'sweep')
+  args = ['--launcher=launch/bandits.py', *TINY[:4], '--total_steps=8000',
+          '--log_every_secs=1', '--checkpoint_every=20',
+          f'--sweep_dir={sweep_dir}', '--space=seed=grid:1|2|3',
+          '--num_samples=1', '--eval_episodes=10', '--num_cpus=3']
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'launch', 'sweep.py'), *args],
+      stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+  lines = []
+  deadline = time.time() + 300
+  for line in proc.stderr:  # until the trials start
+    lines.append(line)
+    if line.startswith('[sweep] started ') or time.time() > deadline:
+      break
+  time.sleep(2)  # the trials compile their first update
+  proc.send_signal(signal.SIGINT)
+  _, rest = proc.communicate(timeout=300)
+  err = ''.join(lines) + rest
+  assert proc.returncode == 130, err[-3000:]
+  assert 'unfinished (interrupted); rerun the same command' in err
+
+  again = _sweep(*args, '--max_concurrent_trials=1')
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert '[sweep] continuing' in again.stderr
+  running = set()
+  for line in again.stderr.splitlines():
+    if line.startswith('[sweep] started '):
+      running.add(line.split()[2])
+      assert len(running) == 1, again.stderr
+    elif line.startswith(('[sweep] finished ', '[sweep] failed ')):
+      running.discard(line.split()[2].rstrip(':'))
+  with open(os.path.join(sweep_dir, 'report.json')) as f:
+    report = json.load(f)
+  assert [t['status'] for t in report['trials']] == ['finished'] * 3
