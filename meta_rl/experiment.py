@@ -170,6 +170,25 @@ def _export(net, task: TaskConfig, core, agent: agent_lib.AgentConfig,
                              os.path.join(run_dir, 'saved_model'), meta)
 
 
+def run_configs(run_dir: str):
+  """(TaskConfig, AgentConfig, A2CConfig, TrainConfig) of a run, from its
+  config.json; RunDirError (one line) if missing or not a run's."""
+  path = os.path.join(run_dir, runner.CONFIG_FILE)
+  try:
+    with open(path) as f:
+      config = json.load(f)
+    return (TaskConfig(**config['task']),
+            agent_lib.AgentConfig(**{
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in config['agent'].items()}),
+            training.A2CConfig(**config['a2c']),
+            training.TrainConfig(**config['train']))
+  except OSError as e:
+    raise RunDirError(f'cannot read {path}: {e.strerror}') from e
+  except (ValueError, TypeError, KeyError, AttributeError) as e:
+    raise RunDirError(f'{path} is not a run configuration ({e})') from e
+
+
 def export_checkpoint(run_dir: str, update: Optional[int] = None,
                       best: bool = False) -> str:
   """Exports the agent of one of a run's training checkpoints (by default
@@ -187,17 +206,7 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None,
       `update`, or no checkpoint that is not damaged.
     ValueError: the checkpoint does not hold this run's agent.
   """
-  path = os.path.join(run_dir, runner.CONFIG_FILE)
-  try:
-    with open(path) as f:
-      config = json.load(f)
-    task = TaskConfig(**config['task'])
-    a2c = training.A2CConfig(**config['a2c'])
-    train_config = training.TrainConfig(**config['train'])
-  except OSError as e:
-    raise RunDirError(f'cannot read {path}: {e.strerror}') from e
-  except (ValueError, TypeError, KeyError, AttributeError) as e:
-    raise RunDirError(f'{path} is not a run configuration ({e})') from e
+  task, _, a2c, train_config = run_configs(run_dir)
   extra = {}
   if best:
     if update is not None:
