@@ -19,7 +19,6 @@ registries. Errors are one `error: ...` line on stderr and exit status 2.
 
 import dataclasses
 import functools
-import json
 import math
 import os
 import signal
@@ -97,6 +96,7 @@ import_tensorflow()
 import environments
 from meta_rl import agent as agent_lib
 from meta_rl import baselines as baselines_lib
+from meta_rl import curriculum as curriculum_lib
 from meta_rl import experiment
 from meta_rl import training
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -174,6 +174,14 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
   flags.DEFINE_integer('action_repeat', action_repeat, 'Primitive environment '
                        'steps per agent decision (rewards summed).',
                        **in_training)
+  flags.DEFINE_string('curriculum', '', 'Task settings as a schedule over '
+                      'training: stages START:key=value,... separated by ";" '
+                      '(e.g. "5M:momentum=0.1;8M:momentum=0.25,'
+                      'fixation_hold=4"); from START decisions on, each stage '
+                      'changes task flags (or action_repeat) of the stage '
+                      'before; the last stage is the task the run ends on, '
+                      'evaluates and exports (meta_rl/curriculum.py).',
+                      **in_training)
   flags.DEFINE_integer('seed', 0, 'Seed of the run.', **in_training)
   flags.DEFINE_boolean('jit_compile', False, 'Compile the update with XLA.',
                        **in_training)
@@ -532,7 +540,9 @@ def job_from_flags(make_task, fv=FLAGS) -> Job:
   ValueError (with a one-line message) for bad task or config values."""
   agent, a2c, train_config, run = configs_from_flags(fv)
   task = make_task(fv)
-  task = experiment.TaskConfig(task.name, task.kwargs, fv.action_repeat)
+  task = experiment.TaskConfig(task.name, task.kwargs, fv.action_repeat,
+                               curriculum_lib.parse(fv.curriculum))
+  task.stages()  # a setting the task does not have: ValueError now
   return Job(task, agent, a2c, train_config, run,
              {'flags': flag_values(fv)})
 
@@ -600,10 +610,9 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
       agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
       metadata = agent.metadata
     else:
-      with open(os.path.join(run_dir, 'config.json')) as f:
-        config = json.load(f)['task']
-      metadata = {'task': config['name'], 'task_kwargs': config['kwargs'],
-                  'action_repeat': config['action_repeat']}
+      final = experiment.run_configs(run_dir)[0].final()  # after a curriculum
+      metadata = {'task': final.name, 'task_kwargs': dict(final.kwargs),
+                  'action_repeat': final.action_repeat}
     trained = metadata.get('task')
     if trained_on and trained not in trained_on:
       fail(f'{run_dir} holds an agent trained on {trained!r}, not on '

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import environments
 from meta_rl import agent as agent_lib
+from meta_rl import curriculum as curriculum_lib
 from meta_rl import evaluation
 from meta_rl import export
 from meta_rl import heldout
@@ -41,14 +42,41 @@ class TaskConfig:
     name: a task of `environments.TASKS`.
     kwargs: the task's own arguments (e.g. `{'num_trials': 100}`).
     action_repeat: primitive steps per agent decision (`ActionRepeat`).
+    curriculum: stages `(start, {setting: value})` that change the task's
+      settings (any of `kwargs`, and `action_repeat`) from `start` decisions
+      on (`meta_rl.curriculum`); the task above is the first stage, the last
+      stage's settings the task the run ends on (`final`).
   """
   name: str
   kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   action_repeat: int = 1
+  curriculum: Tuple[Tuple[int, Mapping[str, Any]], ...] = ()
+
+  def __post_init__(self):
+    object.__setattr__(self, 'curriculum',
+                       curriculum_lib.normalise(self.curriculum))
 
   def make_core(self) -> environments.BatchedCore:
+    """The core of this task's first stage (`stages` for the others)."""
     return environments.make_core(self.name, action_repeat=self.action_repeat,
                                   **self.kwargs)
+
+  def stages(self) -> Tuple[Tuple[int, 'TaskConfig'], ...]:
+    """`(start in decisions, the task from then on)` for each stage, the
+    first at 0; ValueError for a curriculum setting the task does not have
+    or a value of the wrong kind."""
+    base = dict(self.kwargs, action_repeat=self.action_repeat)
+    out = []
+    for start, values in curriculum_lib.settings(base, self.curriculum,
+                                                 list(base)):
+      values = dict(values)
+      repeat = values.pop('action_repeat')
+      out.append((start, TaskConfig(self.name, values, repeat)))
+    return tuple(out)
+
+  def final(self) -> 'TaskConfig':
+    """The task the run ends on (itself without a curriculum)."""
+    return self.stages()[-1][1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,12 +184,17 @@ def _task_kwargs(task: TaskConfig, core) -> Dict[str, Any]:
 def _export(net, task: TaskConfig, core, agent: agent_lib.AgentConfig,
             a2c: training.A2CConfig, train_config: training.TrainConfig,
             run_dir: str, metadata: Mapping[str, Any]) -> str:
-  """Writes RUN_DIR/saved_model/<next version>/ with the run's metadata."""
+  """Writes RUN_DIR/saved_model/<next version>/ with the run's metadata:
+  the task the run ends on (`TaskConfig.final`; `core` is its core) and
+  the curriculum that led there, if any."""
   meta = dict(metadata)
+  final = task.final()
+  if task.curriculum:
+    meta['curriculum'] = [list(stage) for stage in task.curriculum]
   meta.update(
       task=task.name,
-      task_kwargs=_task_kwargs(task, core),
-      action_repeat=task.action_repeat,
+      task_kwargs=_task_kwargs(final, core),
+      action_repeat=final.action_repeat,
       agent_config=dataclasses.asdict(agent),
       a2c_config=dataclasses.asdict(a2c),
       train_config=dataclasses.asdict(train_config),
@@ -223,12 +256,31 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None,
   if best:
     newest = runner.disk_checkpoints(os.path.join(run_dir, 'checkpoints'))
     extra['trained_updates'] = max(newest) if newest else update
-  core = task.make_core()
+  core = task.final().make_core()
   net = evaluation.checkpoint_agent(run_dir, prefix, core)
   steps = update * train_config.batch_size * train_config.unroll_length
   return _export(net, task, core, net.config, a2c, train_config, run_dir,
                  dict(extra, num_updates=update, env_steps=steps,
                       checkpoint=os.path.relpath(prefix, run_dir)))
+
+
+def make_trainer(task: TaskConfig, net, a2c: training.A2CConfig,
+                 train_config: training.TrainConfig,
+                 log: Optional[Callable[[str], None]] = None,
+                 check: bool = False) -> training.InGraphTrainer:
+  """The in-graph trainer of `task` (its curriculum's stages included, each
+  stage's start rounded up to a whole update); with `check`, each stage's
+  core passes `preflight.check_run` before any batch-sized tensor is made.
+  Its `final_core` is the core of the task the run ends on."""
+  per_update = train_config.batch_size * train_config.unroll_length
+  cores = []
+  for start, stage in task.stages():
+    core = stage.make_core()
+    if check:
+      preflight.check_run(core, net, train_config)
+    cores.append((-(-start // per_update), core))
+  return training.InGraphTrainer(cores[0][1], net, a2c, train_config,
+                                 stages=cores[1:], log=log)
 
 
 def train(task: TaskConfig, agent: agent_lib.AgentConfig,
@@ -261,15 +313,19 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
     train_config, extended = _continued(run.run_dir, train_config, task.name)
   # Everything that can fail on bad settings comes before the run dir; a
   # run far too big for the machine before anything is built.
-  preflight.check_config(task.kwargs, agent, train_config)
+  stages = task.stages()
+  for _, stage in stages:
+    preflight.check_config(stage.kwargs, agent, train_config)
   core = task.make_core()
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions, agent)
-  preflight.check_run(core, net, train_config)  # before B-sized tensors
-  trainer = training.InGraphTrainer(core, net, a2c, train_config)
+  trainer = make_trainer(task, net, a2c, train_config, log=lambda line: log(
+      f'[{task.name}] {line}'), check=True)
+  final = task.final()
+  core = trainer.final_core
   evaluator = None
   if run.eval_every:
     evaluator, _ = heldout.evaluator_for(
-        task.name, task.kwargs, task.action_repeat, net, run.eval_episodes,
+        final.name, final.kwargs, final.action_repeat, net, run.eval_episodes,
         run.eval_seed)
   # One process per run dir, from before the dir is checked to the export.
   lock = runner.RunDirLock(run.run_dir, log=lambda line: log(

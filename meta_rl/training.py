@@ -33,7 +33,7 @@ import dataclasses
 import functools
 import math
 import re
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import dm_env
 import keras
@@ -465,18 +465,33 @@ class InGraphTrainer(_A2CLearner):
   """Trains on B copies of a batched TF core with the unroll in the graph."""
 
   def __init__(self, core: core_lib.BatchedCore, agent: MetaRLAgent,
-               a2c: A2CConfig = A2CConfig(), train: TrainConfig = TrainConfig()):
+               a2c: A2CConfig = A2CConfig(), train: TrainConfig = TrainConfig(),
+               stages: Sequence[Tuple[int, core_lib.BatchedCore]] = (),
+               log: Optional[Callable[[str], None]] = None):
+    """Args:
+      core, agent, a2c, train: the task, the agent and how to train it.
+      stages: a curriculum (`meta_rl.curriculum`): `(start update, core)`
+        pairs, starts increasing and >= 1. The first update whose index
+        (`num_updates` before it) is at or past a start trains on that
+        stage's core, with every episode restarted there; the core before
+        the first start is `core`. Every stage must have `core`'s
+        observation spec, actions and metrics.
+      log: where a line goes when a stage begins (None: nowhere).
+    """
     super().__init__(agent, a2c, train)
-    self.core = core
     self.progress_metrics = core.progress_metrics
     self.derived_metrics = core.derived_metrics
     b = train.batch_size
     env_state, obs = core.reset(core_lib.fold_in(self._root_key, -1), b)
-    # The task's metric names, from one throw-away step.
-    _, probe = core.step(core_lib.fold_in(self._root_key, -2), env_state,
-                         tf.zeros([b], tf.int32))
-    self._episode_keys = metrics_lib.episode_keys(probe.metrics)
-    self._has_frames = 'frames' in probe.metrics
+    self._episode_keys, self._has_frames = self._metric_keys(core, env_state)
+    self._stages = [(0, core)] + [(int(u), c) for u, c in stages]
+    for i, (start, stage_core) in enumerate(self._stages[1:], 1):
+      if start <= self._stages[i - 1][0]:
+        raise ValueError('curriculum stages must start at increasing updates '
+                         f'>= 1, got {[u for u, _ in self._stages[1:]]}')
+      self._check_stage(core, stage_core, b, start)
+    self._stage = 0
+    self._log = log
     self._feature_size = int(agent.encode(obs).shape[-1])
     running = metrics_lib.zero_episode_sums(self._episode_keys, b)
     # Everything an unroll carries over to the next one, as variables.
@@ -495,12 +510,91 @@ class InGraphTrainer(_A2CLearner):
         frames=self._frames, carry=tf.Module(), **self.checkpoint_items())
     for k, v in self._carry.items():
       setattr(self.checkpoint.carry, k, v)
+    self._use_core(core)
+
+  def _use_core(self, core):
+    """Trains on `core` from the next update (compiled anew)."""
+    self.core = core
+    train = self.config
     self._env_step = functools.partial(core_lib.step_autoreset, core)
     if train.jit_env and not train.jit_compile:
       self._env_step = tf.function(self._env_step, jit_compile=True,
                                    autograph=False)
     self._train_step = tf.function(self._unroll_and_update,
                                    jit_compile=train.jit_compile)
+
+  def _metric_keys(self, core, env_state):
+    """The task's episode metric names (and whether it counts frames), from
+    one throw-away step."""
+    b = self.config.batch_size
+    _, probe = core.step(core_lib.fold_in(self._root_key, -2), env_state,
+                         tf.zeros([b], tf.int32))
+    return metrics_lib.episode_keys(probe.metrics), 'frames' in probe.metrics
+
+  def _check_stage(self, core, stage_core, b, start):
+    problem = None
+    if stage_core.num_actions != core.num_actions:
+      problem = (f'{stage_core.num_actions} actions instead of '
+                 f'{core.num_actions}')
+    elif stage_core.observation_spec() != core.observation_spec():
+      problem = (f'observations {stage_core.observation_spec()} instead of '
+                 f'{core.observation_spec()}')
+    else:
+      state, _ = stage_core.reset(core_lib.fold_in(self._root_key, -1), b)
+      if self._metric_keys(stage_core, state) != (self._episode_keys,
+                                                  self._has_frames):
+        problem = 'other episode metrics'
+    if problem:
+      raise ValueError(f'the curriculum stage from update {start} changes '
+                       f'what the agent sees or does: {problem}')
+
+  @property
+  def final_core(self) -> core_lib.BatchedCore:
+    """The core of the last stage: the task the run ends on."""
+    return self._stages[-1][1]
+
+  @property
+  def stage(self) -> int:
+    """The curriculum stage of the latest update (0: the first core)."""
+    return self._stage
+
+  def _enter_stage(self):
+    """Before an update: the core of the stage its index falls in. At the
+    stage's first update every episode restarts; a trainer restored past
+    that update (a resumed run) carries on the episodes it restored."""
+    update = self.num_updates
+    i = max(j for j, (start, _) in enumerate(self._stages) if start <= update)
+    if i == self._stage:
+      return
+    start, core = self._stages[i]
+    self._use_core(core)
+    self._stage = i
+    if update == start:
+      self._restart_episodes(core, i)
+    if self._log:
+      self._log(f'curriculum stage {i} from update {start} '
+                f'({start * self.env_steps_per_update} decisions)'
+                + ('' if update == start else f', resumed at update {update}'))
+
+  def _restart_episodes(self, core, stage):
+    b = self.config.batch_size
+    env_state, obs = core.reset(core_lib.fold_in(self._root_key, -2 - stage),
+                                b)
+    c = self._carry
+    _assign(c['env_state'], env_state)
+    _assign(c['observation'], obs)
+    _assign(c['agent_state'], self.agent.initial_state(b))
+    c['prev_action'].assign(-tf.ones([b], tf.int32))
+    c['prev_reward'].assign(tf.zeros([b]))
+    c['first'].assign(tf.ones([b], tf.bool))
+    c['episode_sums'].assign(
+        metrics_lib.zero_episode_sums(self._episode_keys, b))
+
+  def train_step(self) -> Dict[str, float]:
+    if len(self._stages) == 1:
+      return super().train_step()
+    self._enter_stage()
+    return dict(super().train_step(), curriculum_stage=float(self._stage))
 
   def _update_function(self):
     return self._train_step
