@@ -50,7 +50,7 @@ def run_dir(tmp_path_factory):
 def test_run_dir_layout(run_dir):
   config = json.load(open(os.path.join(run_dir, 'config.json')))
   assert config['task'] == {'name': 'easy', 'kwargs': {'num_trials': 10},
-                            'action_repeat': 1}
+                            'action_repeat': 1, 'curriculum': []}
   assert config['train']['batch_size'] == 8
   assert config['a2c']['learning_rate'] == 0.003
   assert os.path.exists(os.path.join(run_dir, 'checkpoints', 'checkpoint'))
