@@ -136,6 +136,10 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
   flags.DEFINE_list('reward_values', [],
                     'One-hot encode the previous reward over these values '
                     '(Exp 3); empty: scalar reward input.', **in_agent)
+  flags.DEFINE_boolean('popart', False, 'Normalise the value head by '
+                       'running statistics of the returns (PopArt), so that '
+                       'the size of the rewards does not set the size of the '
+                       'gradient.', **in_agent)
   flags.DEFINE_integer('agent_seed', None,
                        'Seed of the weight initialisation (default: --seed).',
                        **in_agent)
@@ -164,6 +168,9 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
                      'Global gradient-norm clip (0: off).', **in_a2c)
   flags.DEFINE_float('adam_epsilon', training.A2CConfig().adam_epsilon,
                      "Adam's epsilon (--optimizer=adam).", **in_a2c)
+  flags.DEFINE_float('popart_beta', training.A2CConfig().popart_beta,
+                     "Step size of PopArt's return statistics per update "
+                     '(--popart).', **in_a2c)
   flags.DEFINE_integer('batch_size', batch_size, 'Environments stepped in '
                        "lockstep (the paper's threads).", **in_training)
   flags.DEFINE_integer('unroll_length', unroll_length,
@@ -302,6 +309,7 @@ _RANGES = {
     'adam_epsilon': (0, 1, True, 'a finite number in (0, 1]'),
     'target_entropy': (0, math.inf, False, 'a finite number >= 0'),
     'beta_e_lr': (0, math.inf, True, 'a finite number > 0'),
+    'popart_beta': (0, 1, True, 'a finite number in (0, 1]'),
     'log_every_secs': (0, math.inf, False, 'a finite number >= 0'),
     'seed': (0, math.inf, False, '>= 0'),
     'agent_seed': (0, math.inf, False, '>= 0'),
@@ -490,13 +498,15 @@ def configs_from_flags(fv=FLAGS):
       stacked_units=tuple(int(v) for v in fv.stacked_units),
       use_reward_input=fv.reward_input,
       reward_values=tuple(float(v) for v in fv.reward_values),
+      popart=fv.popart,
       seed=fv.seed if fv.agent_seed is None else fv.agent_seed)
   a2c = training.A2CConfig(
       gamma=fv.gamma, beta_v=fv.beta_v, beta_e=fv.beta_e,
       beta_e_final=fv.beta_e_final, learning_rate=fv.learning_rate,
       learning_rate_final=fv.learning_rate_final, optimizer=fv.optimizer,
       max_grad_norm=fv.max_grad_norm, adam_epsilon=fv.adam_epsilon,
-      target_entropy=fv.target_entropy, beta_e_lr=fv.beta_e_lr)
+      target_entropy=fv.target_entropy, beta_e_lr=fv.beta_e_lr,
+      popart_beta=fv.popart_beta)
   train_config = training.TrainConfig(
       batch_size=fv.batch_size, unroll_length=fv.unroll_length,
       total_steps=fv.total_steps, seed=fv.seed,

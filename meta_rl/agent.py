@@ -67,6 +67,11 @@ class AgentConfig:
       these values inside the model (Exp 3); a reward matching none of them
       (e.g. 0 on the first step) gives all zeros. Clients still send a float.
     seed: seed of the weight initialisers.
+    popart: the value head predicts values normalised by running statistics
+      of the returns (PopArt, van Hasselt et al. 2016: `popart_mu`,
+      `popart_nu`, non-trainable; the learner updates them and rescales the
+      head so that its outputs are preserved); the agent's `value` is still
+      in reward units.
   """
   core: str = 'lstm'
   num_units: int = 48
@@ -74,6 +79,7 @@ class AgentConfig:
   use_reward_input: bool = True
   reward_values: Tuple[float, ...] = ()
   seed: int = 0
+  popart: bool = False
 
 
 class AgentOutput(NamedTuple):
@@ -300,6 +306,12 @@ class MetaRLAgent(keras.layers.Layer):
         num_actions, kernel_initializer=seeds.glorot('policy'), name='policy')
     self.value_head = keras.layers.Dense(
         1, kernel_initializer=seeds.glorot('value'), name='value')
+    if config.popart:
+      # First and second moments of the returns (sigma 1 at the start).
+      self.popart_mu = self.add_weight(shape=(), initializer='zeros',
+                                       trainable=False, name='popart_mu')
+      self.popart_nu = self.add_weight(shape=(), initializer='ones',
+                                       trainable=False, name='popart_nu')
     self.step(self.dummy_inputs(1), self.initial_state(1))  # build weights
     self.built = True
 
@@ -336,7 +348,16 @@ class MetaRLAgent(keras.layers.Layer):
     return encoded
 
   def _heads(self, h):
-    return AgentOutput(self.policy_head(h), tf.squeeze(self.value_head(h), -1))
+    value = tf.squeeze(self.value_head(h), -1)
+    if self.config.popart:  # normalised -> reward units
+      value = self.value_scale() * value + self.popart_mu
+    return AgentOutput(self.policy_head(h), value)
+
+  def value_scale(self) -> tf.Tensor:
+    """PopArt's sigma (the scale of the returns); 1 without PopArt."""
+    if not self.config.popart:
+      return tf.constant(1.0)
+    return popart_sigma(self.popart_mu, self.popart_nu)
 
   def encode(self, observation: Dict[str, tf.Tensor]) -> tf.Tensor:
     """Observation dict of [N, ...] tensors -> features float32 [N, F]."""
@@ -428,6 +449,17 @@ class MetaRLAgent(keras.layers.Layer):
       h_ta = h_ta.write(t, h)
     out = self._heads(flat(h_ta.stack()))  # [T*B, A], [T*B]
     return AgentOutput(unflat(out.logits), unflat(out.value)), state
+
+
+# PopArt's sigma is kept in [POPART_SIGMA_MIN, POPART_SIGMA_MAX].
+POPART_SIGMA_MIN, POPART_SIGMA_MAX = 1e-4, 1e6
+
+
+def popart_sigma(mu, nu):
+  """sqrt(nu - mu^2), the standard deviation of the returns, clipped."""
+  mu, nu = tf.convert_to_tensor(mu), tf.convert_to_tensor(nu)
+  return tf.clip_by_value(tf.sqrt(tf.maximum(nu - tf.square(mu), 0.0)),
+                          POPART_SIGMA_MIN, POPART_SIGMA_MAX)
 
 
 def make_agent(observation_spec, num_actions,

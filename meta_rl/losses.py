@@ -12,7 +12,11 @@ parts, never touch variables.
 
 where d_t is the discount of step t, 0 where an episode ended (the drivers
 pass 0 for every last step, time-limit truncations included), so returns never
-cross episode boundaries.
+cross episode boundaries. With a `value_scale` sigma (PopArt, van Hasselt et
+al. 2016: the scale of the returns), advantages and value errors are measured
+in units of sigma: A_t = (G_t - V(s_t)) / sigma and
+L_v = mean[ 0.5 * ((G_t - V(s_t)) / sigma)^2 ], so that neither the policy's
+nor the value's gradient grows with the size of the task's rewards.
 """
 
 from typing import NamedTuple
@@ -48,7 +52,7 @@ def discounted_returns(r_t, discount_t, bootstrap_value):
 
 
 def a2c_loss(logits, values, actions, rewards, discounts, bootstrap_value,
-             gamma, beta_v, beta_e):
+             gamma, beta_v, beta_e, value_scale=1.0):
   """The A2C loss of one unroll.
 
   Args:
@@ -62,6 +66,10 @@ def a2c_loss(logits, values, actions, rewards, discounts, bootstrap_value,
     gamma: discount factor (scalar).
     beta_v: value loss coefficient (scalar).
     beta_e: entropy bonus coefficient (scalar).
+    value_scale: sigma > 0, the scale of the returns (scalar, no gradient):
+      advantages and value errors are divided by it (PopArt); 1 is the
+      plain A2C loss. `A2CExtra.advantages` are the scaled ones, `returns`
+      are in reward units.
   Returns:
     `(loss, A2CExtra)`.
   """
@@ -73,11 +81,13 @@ def a2c_loss(logits, values, actions, rewards, discounts, bootstrap_value,
       rewards, gamma * tf.convert_to_tensor(discounts, tf.float32),
       tf.stop_gradient(bootstrap_value))
   returns = tf.stop_gradient(returns)
-  advantages = tf.stop_gradient(returns - values)
+  scale = tf.stop_gradient(tf.convert_to_tensor(value_scale, tf.float32))
+  errors = (returns - values) / scale  # [T, B], in units of the scale
+  advantages = tf.stop_gradient(errors)
   log_pi = tf.nn.log_softmax(logits)  # [T, B, A]
   log_pi_a = tf.gather(log_pi, tf.cast(actions, tf.int32), batch_dims=2)
   policy_loss = -tf.reduce_mean(log_pi_a * advantages)
-  value_loss = tf.reduce_mean(0.5 * tf.square(returns - values))
+  value_loss = tf.reduce_mean(0.5 * tf.square(errors))
   entropy = tf.reduce_mean(-tf.reduce_sum(tf.exp(log_pi) * log_pi, axis=-1))
   loss = policy_loss + beta_v * value_loss - beta_e * entropy
   return loss, A2CExtra(policy_loss, value_loss, entropy, advantages, returns)

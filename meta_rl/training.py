@@ -44,6 +44,7 @@ import tree
 from environments import core as core_lib
 from meta_rl import losses
 from meta_rl import metrics as metrics_lib
+from meta_rl import agent as agent_lib
 from meta_rl.agent import MetaRLAgent, sample_action
 
 
@@ -77,6 +78,10 @@ class A2CConfig:
       uniform once advantages vanish), one less random gets more (no
       premature determinism).
     beta_e_lr: step size of that adaptation (per update, in log space).
+    popart_beta: for an agent with PopArt (`AgentConfig.popart`), the step
+      size of the running first and second moments of the returns, per
+      update (each update's mean over its B x K returns); about 1 /
+      popart_beta updates of memory.
   """
   gamma: float = 0.9
   beta_v: float = 0.05
@@ -91,8 +96,11 @@ class A2CConfig:
   max_grad_norm: float = 1.0
   target_entropy: Optional[float] = None
   beta_e_lr: float = 0.02
+  popart_beta: float = 3e-3
 
   def __post_init__(self):
+    if not (math.isfinite(self.popart_beta) and 0 < self.popart_beta <= 1):
+      raise ValueError(f'popart_beta must be in (0, 1], got {self.popart_beta}')
     if self.target_entropy is not None:
       if not math.isfinite(self.target_entropy) or self.target_entropy < 0:
         raise ValueError(f'target_entropy must be a finite number >= 0, got '
@@ -358,7 +366,25 @@ class _A2CLearner:
     """The A2C loss with this update's entropy coefficient."""
     return losses.a2c_loss(logits, values, actions, rewards, discounts,
                            tf.stop_gradient(bootstrap_value), self.a2c.gamma,
-                           self.a2c.beta_v, self._beta_e())
+                           self.a2c.beta_v, self._beta_e(),
+                           value_scale=self.agent.value_scale())
+
+  def _update_popart(self, returns):
+    """PopArt's statistics step (after the update's gradient step): the
+    moments of the returns move by `popart_beta` towards this update's, and
+    the value head's weights are rescaled so that its values in reward units
+    stay exactly what they were (van Hasselt et al. 2016, Algorithm 1)."""
+    agent, beta = self.agent, self.a2c.popart_beta
+    mu, nu = agent.popart_mu, agent.popart_nu
+    sigma = agent.value_scale()
+    new_mu = (1 - beta) * mu + beta * tf.reduce_mean(returns)
+    new_nu = (1 - beta) * nu + beta * tf.reduce_mean(tf.square(returns))
+    new_sigma = agent_lib.popart_sigma(new_mu, new_nu)
+    head = agent.value_head
+    head.kernel.assign(head.kernel * sigma / new_sigma)
+    head.bias.assign((sigma * head.bias + mu - new_mu) / new_sigma)
+    mu.assign(new_mu)
+    nu.assign(new_nu)
 
   def _apply(self, loss, extra, grads, variables, rewards):
     """Applies clipped gradients if loss and gradient are finite.
@@ -388,6 +414,8 @@ class _A2CLearner:
       self.optimizer.apply_gradients(zip(grads, variables))
       self._num_updates.assign_add(1)
       self._adapt_beta_e(extra.entropy)
+      if self.agent.config.popart:
+        self._update_popart(extra.returns)
       return tf.constant(True)
 
     # A non-finite update is not applied at all (no optimizer step, no moment
@@ -405,6 +433,9 @@ class _A2CLearner:
         'mean_reward': tf.reduce_mean(rewards),
         'finite': tf.cast(finite, tf.float32),
         'layer_grad_norms': layer_grad_norms,
+        **({'value_scale': self.agent.value_scale(),
+            'value_shift': tf.convert_to_tensor(self.agent.popart_mu)}
+           if self.agent.config.popart else {}),
     }
 
   def train_step(self) -> Dict[str, float]:

@@ -29,14 +29,17 @@ def _weights(trainer):
   return [v.numpy() for v in trainer.agent.trainable_variables]
 
 
-def test_short_seeded_run_learns_easy_task():
+@pytest.mark.parametrize('popart', [False, True])
+def test_short_seeded_run_learns_easy_task(popart):
   """Regret on the easy task must fall clearly below chance (40 per episode).
 
   Regret bounces during training, so evaluate repeatedly and pass on the
-  first good frozen evaluation within a generous budget.
+  first good frozen evaluation within a generous budget. With PopArt too
+  (the loss in units of the returns' scale).
   """
   core = environments.make_core('easy')
-  agent = make_agent(core.observation_spec(), 2, AgentConfig(seed=1))
+  agent = make_agent(core.observation_spec(), 2, AgentConfig(seed=1,
+                                                             popart=popart))
   trainer = InGraphTrainer(core, agent, A2CConfig(learning_rate=3e-3),
                            TrainConfig(batch_size=64, unroll_length=100,
                                        total_steps=10**9, seed=1))
