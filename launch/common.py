@@ -670,8 +670,11 @@ def tensorboard_curve(run_dir, tag, wall_times=False, sub=''):
   """(steps, values) of a logged scalar (e.g. 'p_correct_later') from every
   point of a run's TensorBoard events (RUN_DIR/tb/SUB, e.g. sub='heldout');
   with `wall_times`, (steps, values, wall times in seconds). Empty lists if
-  it was never logged."""
+  it was never logged, or if the run has no TensorBoard folder (e.g. a
+  shipped policy: a SavedModel without its training)."""
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(os.path.join(run_dir, 'tb', sub)):
+    return ([], [], []) if wall_times else ([], [])
   # 0: keep every point (the default keeps a sample of 10 tensor events).
   acc = event_accumulator.EventAccumulator(
       os.path.join(run_dir, 'tb', sub),

@@ -97,7 +97,11 @@ def _plot(path, report, curves, title):
   ax.set(xlabel='agent decisions (millions)', ylim=(0.3, 1.02),
          ylabel='P(correct), trials 2-10 (training)',
          title='d) learning (training images)')
-  ax.legend(frameon=False, fontsize=8)
+  if any(steps for steps, _ in curves.values()):
+    ax.legend(frameon=False, fontsize=8)
+  else:  # e.g. a shipped policy: a SavedModel without its training logs
+    ax.text(0.5, 0.6, 'no training curve in this run dir\n(no tb/)',
+            transform=ax.transAxes, ha='center', color='gray')
   # e) final performance of each run, decreasing.
   ax = axes[1]
   finals = sorted(((v['p_correct_later'], k) for k, v in

@@ -401,3 +401,13 @@ def test_binary_and_circular_flagfiles_are_one_line(tmp_path):
   assert f'{binary} is not a text map' in _error_line(results['maze'])
   assert sorted(os.listdir(tmp_path)) == ['a.cfg', 'b.cfg', 'binary.cfg',
                                           'self.cfg']
+
+
+def test_a_run_without_tensorboard_has_empty_curves(tmp_path):
+  """Analyses of a run dir without tb/ (a shipped policy) draw no training
+  curve instead of failing after their evaluation (DirectoryDeletedError)."""
+  sys.path.insert(0, os.path.join(ROOT, 'launch'))
+  import common  # pylint: disable=g-import-not-at-top
+  assert common.tensorboard_curve(str(tmp_path), 'p_correct_later') == ([], [])
+  assert common.tensorboard_curve(str(tmp_path), 'x', wall_times=True,
+                                  sub='heldout') == ([], [], [])
