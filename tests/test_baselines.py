@@ -463,12 +463,12 @@ SECOND_CHOICE = {
 }
 
 
-def test_second_choice_table_covers_the_bandit_baselines():
-  assert sorted(SECOND_CHOICE) == BANDIT_BASELINES
-
-
 @pytest.mark.parametrize('name', BANDIT_BASELINES)
 def test_every_bandit_baseline_on_the_easy_task(name):
+  """Every bandit baseline of the library (a new one fails here until its
+  expected second choices are worked out in SECOND_CHOICE)."""
+  if name not in SECOND_CHOICE:
+    pytest.fail(f'baseline {name!r} has no expected second choice')
   num_trials = 30
   core = environments.make_core('easy', num_trials=num_trials)
   rng = np.random.default_rng(3)

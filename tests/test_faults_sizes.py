@@ -73,7 +73,11 @@ def test_paper_configs_pass(launcher, config):
       ROOT, 'launch', 'configs', config))
   # Measured peak resident memory: 1.5 GiB for harlow_paper.cfg and
   # navigation_paper.cfg (84x84, B 32, K 100); the estimate is 2.2 GiB.
-  preflight.check_run(core, agent, train, limit=3 << 30)
+  total = sum(preflight.update_memory(core, agent, train).values())
+  assert preflight.BASE_BYTES < total < 3 << 30, total
+  preflight.check_run(core, agent, train, limit=3 << 30)  # passes: no error
+  with pytest.raises(ValueError, match='memory'):
+    preflight.check_run(core, agent, train, limit=total // 2)
 
 
 def test_memory_estimate_scales_and_names_the_biggest_part():
