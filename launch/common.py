@@ -299,17 +299,8 @@ MAX_ACTION_REPEAT = 1000
 # name: (low, high, low excluded, the valid range in words); None is allowed
 # (an unset optional flag).
 _RANGES = {
-    'learning_rate': (0, 1, True, 'a finite number in (0, 1]'),
-    'learning_rate_final': (0, 1, False, 'a finite number in [0, 1]'),
-    'gamma': (0, 1, False, 'in [0, 1]'),
-    'beta_e': (0, math.inf, False, 'a finite number >= 0'),
-    'beta_e_final': (0, math.inf, False, 'a finite number >= 0'),
-    'beta_v': (0, math.inf, False, 'a finite number >= 0'),
-    'max_grad_norm': (0, math.inf, False, 'a finite number >= 0 (0: off)'),
-    'adam_epsilon': (0, 1, True, 'a finite number in (0, 1]'),
-    'target_entropy': (0, math.inf, False, 'a finite number >= 0'),
-    'beta_e_lr': (0, math.inf, True, 'a finite number > 0'),
-    'popart_beta': (0, 1, True, 'a finite number in (0, 1]'),
+    **{k: v for k, v in training.A2C_RANGES.items()
+       if k not in ('rmsprop_rho', 'rmsprop_epsilon')},  # not flags
     'log_every_secs': (0, math.inf, False, 'a finite number >= 0'),
     'seed': (0, math.inf, False, '>= 0'),
     'agent_seed': (0, math.inf, False, '>= 0'),
@@ -318,13 +309,9 @@ _RANGES = {
 
 
 def _in_range(value, low, high, low_open=False):
-  """Whether `value` is None or a finite number in [low, high] (low
-  excluded if `low_open`)."""
-  if value is None:
-    return True
-  if not math.isfinite(value) or value > high:
-    return False
-  return value > low if low_open else value >= low
+  """Whether `value` is None (an unset optional flag) or a finite number in
+  [low, high] (low excluded if `low_open`)."""
+  return value is None or training.in_range(value, low, high, low_open)
 
 
 def check_output_dir(path, flag):

@@ -32,6 +32,7 @@ import collections
 import dataclasses
 import functools
 import math
+import numbers
 import re
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -99,28 +100,52 @@ class A2CConfig:
   popart_beta: float = 3e-3
 
   def __post_init__(self):
-    if not (math.isfinite(self.popart_beta) and 0 < self.popart_beta <= 1):
-      raise ValueError(f'popart_beta must be in (0, 1], got {self.popart_beta}')
+    for name, (low, high, low_open, text) in A2C_RANGES.items():
+      value = getattr(self, name)
+      if value is None and name in A2C_OPTIONAL:
+        continue
+      if not in_range(value, low, high, low_open):
+        raise ValueError(f'{name} must be {text}, got {value!r}')
     if self.target_entropy is not None:
-      if not math.isfinite(self.target_entropy) or self.target_entropy < 0:
-        raise ValueError(f'target_entropy must be a finite number >= 0, got '
-                         f'{self.target_entropy}')
       if self.beta_e_final is not None:
         raise ValueError('give either target_entropy (adapted beta_e) or '
                          'beta_e_final (scheduled beta_e), not both')
       if not BETA_E_MIN <= self.beta_e <= BETA_E_MAX:
         raise ValueError(f'with target_entropy, beta_e (its start) must be in '
                          f'[{BETA_E_MIN}, {BETA_E_MAX}], got {self.beta_e}')
-    if not (math.isfinite(self.beta_e_lr) and self.beta_e_lr > 0):
-      raise ValueError(f'beta_e_lr must be a finite number > 0, got '
-                       f'{self.beta_e_lr}')
     if self.optimizer not in OPTIMIZERS:
       raise ValueError(f'unknown optimizer {self.optimizer!r}; choose one of '
                        f'{", ".join(OPTIMIZERS)}')
-    if not 0.0 <= self.gamma <= 1.0:
-      raise ValueError(f'gamma must be in [0, 1], got {self.gamma}')
-    if self.max_grad_norm < 0:
-      raise ValueError(f'max_grad_norm must be >= 0, got {self.max_grad_norm}')
+
+
+# The valid values of A2CConfig's numbers (the launchers' flags check the
+# same): name -> (low, high, low excluded, the range in words).
+A2C_RANGES = {
+    'gamma': (0, 1, False, 'in [0, 1]'),
+    'beta_v': (0, math.inf, False, 'a finite number >= 0'),
+    'beta_e': (0, math.inf, False, 'a finite number >= 0'),
+    'beta_e_final': (0, math.inf, False, 'a finite number >= 0'),
+    'learning_rate': (0, 1, True, 'a finite number in (0, 1]'),
+    'learning_rate_final': (0, 1, False, 'a finite number in [0, 1]'),
+    'rmsprop_rho': (0, 1, False, 'in [0, 1]'),
+    'rmsprop_epsilon': (0, 1, True, 'a finite number in (0, 1]'),
+    'adam_epsilon': (0, 1, True, 'a finite number in (0, 1]'),
+    'max_grad_norm': (0, math.inf, False, 'a finite number >= 0 (0: off)'),
+    'target_entropy': (0, math.inf, False, 'a finite number >= 0'),
+    'beta_e_lr': (0, math.inf, True, 'a finite number > 0'),
+    'popart_beta': (0, 1, True, 'a finite number in (0, 1]'),
+}
+A2C_OPTIONAL = ('beta_e_final', 'learning_rate_final', 'target_entropy')
+
+
+def in_range(value, low, high, low_open=False) -> bool:
+  """Whether `value` is a finite number in [low, high] (low excluded if
+  `low_open`)."""
+  if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    return False
+  if not math.isfinite(value) or value > high:
+    return False
+  return value > low if low_open else value >= low
 
 
 @dataclasses.dataclass(frozen=True)

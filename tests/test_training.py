@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 
 import dm_env
 from dm_env import specs
@@ -273,3 +274,23 @@ def test_adapted_beta_e_is_checkpointed_and_bounded(tmp_path):
       (dict(beta_e_lr=0.0), 'beta_e_lr')]:
     with pytest.raises(ValueError, match=message):
       A2CConfig(**bad)
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(learning_rate=-1.0), 'learning_rate must be a finite number in (0, 1]'),
+    (dict(learning_rate=float('nan')), 'learning_rate must be'),
+    (dict(learning_rate_final=2.0), 'learning_rate_final must be'),
+    (dict(beta_v=float('inf')), 'beta_v must be a finite number >= 0'),
+    (dict(beta_e=-0.1), 'beta_e must be'),
+    (dict(beta_e_final=-1.0), 'beta_e_final must be'),
+    (dict(adam_epsilon=0.0), 'adam_epsilon must be'),
+    (dict(rmsprop_rho=1.5), 'rmsprop_rho must be in [0, 1]'),
+    (dict(gamma=1.01), 'gamma must be in [0, 1]'),
+    (dict(max_grad_norm=-1.0), 'max_grad_norm must be'),
+    (dict(popart_beta=0.0), 'popart_beta must be'),
+    (dict(beta_v='0.5'), 'beta_v must be'),
+])
+def test_a2c_config_refuses_values_out_of_range_from_python(kwargs, message):
+  """The same ranges as the launchers' flags (one table), for Python users."""
+  with pytest.raises(ValueError, match=re.escape(message)):
+    A2CConfig(**kwargs)
