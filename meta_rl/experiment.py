@@ -267,15 +267,19 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None,
 def make_trainer(task: TaskConfig, net, a2c: training.A2CConfig,
                  train_config: training.TrainConfig,
                  log: Optional[Callable[[str], None]] = None,
-                 check: bool = False) -> training.InGraphTrainer:
+                 check: bool = False,
+                 first_core: Optional[environments.BatchedCore] = None
+                 ) -> training.InGraphTrainer:
   """The in-graph trainer of `task` (its curriculum's stages included, each
   stage's start rounded up to a whole update); with `check`, each stage's
   core passes `preflight.check_run` before any batch-sized tensor is made.
-  Its `final_core` is the core of the task the run ends on."""
+  Its `final_core` is the core of the task the run ends on. `first_core`:
+  the first stage's core if already built (`task.make_core()`)."""
   per_update = train_config.batch_size * train_config.unroll_length
   cores = []
-  for start, stage in task.stages():
-    core = stage.make_core()
+  for i, (start, stage) in enumerate(task.stages()):
+    core = first_core if i == 0 and first_core is not None else (
+        stage.make_core())
     if check:
       preflight.check_run(core, net, train_config)
     cores.append((-(-start // per_update), core))
@@ -319,7 +323,7 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
   core = task.make_core()
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions, agent)
   trainer = make_trainer(task, net, a2c, train_config, log=lambda line: log(
-      f'[{task.name}] {line}'), check=True)
+      f'[{task.name}] {line}'), check=True, first_core=core)
   final = task.final()
   core = trainer.final_core
   evaluator = None

@@ -49,7 +49,8 @@ def replay_updates(run_dir: str, update: Optional[int], num_updates: int,
   from meta_rl import agent as agent_lib  # pylint: disable=g-import-not-at-top
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions,
                              agent_config)
-  trainer = experiment.make_trainer(task, net, a2c, train_config)
+  trainer = experiment.make_trainer(task, net, a2c, train_config,
+                                    first_core=core)
   try:
     trainer.checkpoint.restore(prefix).assert_existing_objects_matched()
   except (AssertionError, ValueError, tf.errors.NotFoundError) as e:
