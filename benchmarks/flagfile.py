@@ -29,7 +29,7 @@ from absl import flags  # pylint: disable=g-import-not-at-top
 
 import common  # pylint: disable=g-import-not-at-top
 from meta_rl import agent as agent_lib  # pylint: disable=g-import-not-at-top
-from meta_rl import heldout  # pylint: disable=g-import-not-at-top
+from meta_rl.run import heldout  # pylint: disable=g-import-not-at-top
 from meta_rl import training  # pylint: disable=g-import-not-at-top
 
 sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))

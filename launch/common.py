@@ -34,7 +34,7 @@ _started = False  # set once the flags are parsed (`parse_flags`)
 
 def _interrupted(signum, frame):
   """Ctrl-C or SIGTERM in a launcher outside the training loop (which
-  handles them itself: `runner.run`): one line and exit 128 + signal (130,
+  handles them itself: `loop.run`): one line and exit 128 + signal (130,
   143), no traceback. While
   starting (imports, flags) nothing has been done: the process ends at once;
   later SystemExit unwinds, so that outputs being written are removed
@@ -589,7 +589,7 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
   is one error line and exit 2. `trained_on`: task names the run may have
   been trained on (checked against its metadata); `task_overrides`: task
   arguments of the test core (e.g. Harlow's `image_dir`); `checkpoint`: the
-  update of a training checkpoint (`runner.kept_checkpoints`) to analyse
+  update of a training checkpoint (`checkpoints.kept_checkpoints`) to analyse
   instead of the SavedModel, which a run stopped before its end lacks (the
   task is then read from RUN_DIR/config.json). Returns `(core, policies,
   paths)` where `policies` maps 'agent' and each baseline name to a policy
@@ -601,7 +601,8 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
   for p in paths.values():
     if os.path.exists(p) and not overwrite:
       fail(f'{p} exists; pass --overwrite')
-  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import checkpoints  # pylint: disable=g-import-not-at-top
   try:
     if checkpoint is None:
       agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
@@ -617,7 +618,7 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
     core, _ = evaluation.test_core(task, metadata, **(task_overrides or {}))
     if checkpoint is not None:
       agent = evaluation.checkpoint_policy(
-          run_dir, runner.find_checkpoint(run_dir, checkpoint), core)
+          run_dir, checkpoints.find_checkpoint(run_dir, checkpoint), core)
     else:
       agent.check_fits_core(core)
     policies = {'agent': agent}
@@ -635,7 +636,8 @@ def run_policy(run_dir, core, task, flag):
   before it exported.
   Returns `(policy, label)`; a run of another task, one with neither, or
   one that does not fit `core` is one error line naming `--flag`, exit 2."""
-  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import checkpoints  # pylint: disable=g-import-not-at-top
   name = os.path.basename(os.path.normpath(run_dir))
   try:
     if os.path.isdir(os.path.join(run_dir, 'saved_model')):
@@ -644,9 +646,9 @@ def run_policy(run_dir, core, task, flag):
         fail(f'--{flag} {run_dir} holds no agent trained on {task}')
       policy.check_fits_core(core)
       return policy, name
-    if not runner.kept_checkpoints(run_dir):
+    if not checkpoints.kept_checkpoints(run_dir):
       fail(f'--{flag} {run_dir}: no SavedModel or checkpoint')
-    prefix = runner.find_checkpoint(run_dir)  # skips damaged ones, saying so
+    prefix = checkpoints.find_checkpoint(run_dir)  # skips damaged ones, saying so
     return (evaluation.checkpoint_policy(run_dir, prefix, core),
             f'{name} (update {prefix.rsplit("-", 1)[-1]})')
   except (OSError, ValueError) as e:

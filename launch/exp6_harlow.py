@@ -73,10 +73,11 @@ def _evaluate(core, policy, num_episodes, seed):
 
 
 def _policy_at(core, update):
-  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import checkpoints  # pylint: disable=g-import-not-at-top
   try:
     return evaluation.checkpoint_policy(
-        FLAGS.run_dir, runner.kept_checkpoints(FLAGS.run_dir)[update], core)
+        FLAGS.run_dir, checkpoints.kept_checkpoints(FLAGS.run_dir)[update], core)
   except (OSError, ValueError) as e:
     common.fail(str(e).splitlines()[0])
 
@@ -214,7 +215,8 @@ def main(argv):
       FLAGS.run_dir, 'harlow', FLAGS.baselines, names, FLAGS.overwrite,
       trained_on=['harlow'], task_overrides=overrides,
       checkpoint=FLAGS.checkpoint)
-  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import checkpoints  # pylint: disable=g-import-not-at-top
 
   def log(message):
     print(message, file=sys.stderr, flush=True)
@@ -234,7 +236,7 @@ def main(argv):
   report['runs'][os.path.basename(os.path.normpath(FLAGS.run_dir))] = (
       report['results']['agent'])
   if FLAGS.checkpoint_episodes > 0:
-    for update in runner.kept_checkpoints(FLAGS.run_dir):
+    for update in checkpoints.kept_checkpoints(FLAGS.run_dir):
       log(f'[exp6] checkpoint of update {update}: '
           f'{FLAGS.checkpoint_episodes} episodes')
       summary, _ = _evaluate(core, _policy_at(core, update),

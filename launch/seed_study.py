@@ -106,7 +106,8 @@ def _run_dirs(patterns):
 
 def study_run(run_dir, task):
   """The seeds-table entry of one run dir of `task`."""
-  from meta_rl import analysis, heldout  # pylint: disable=g-import-not-at-top
+  from meta_rl import analysis  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import heldout  # pylint: disable=g-import-not-at-top
   config = _config(run_dir)
   agent, train = config.get('agent', {}), config.get('train', {})
   entry = {'run_dir': run_dir, 'name': os.path.basename(os.path.normpath(run_dir)),
@@ -160,9 +161,9 @@ def study_run(run_dir, task):
 
 
 def _config(run_dir):
-  from meta_rl import runner  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import rundir  # pylint: disable=g-import-not-at-top
   try:
-    return runner.read_run_config(run_dir)
+    return rundir.read_run_config(run_dir)
   except ValueError as e:
     common.fail(f'--runs {run_dir}: {str(e).splitlines()[0]}')
 

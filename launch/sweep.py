@@ -41,7 +41,7 @@ from absl import app
 from absl import flags
 
 import common
-from meta_rl import runner
+from meta_rl.run import progress, rundir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEDULERS = ('none', 'asha')
@@ -178,7 +178,7 @@ def _train_and_evaluate(job, eval_episodes, eval_seed, log_file, on_log):
   if not (os.path.isdir(saved) and os.listdir(saved)):
     run = dataclasses.replace(
         job.run, handle_signals=False, adopt_dir=True,
-        resume=os.path.exists(os.path.join(run_dir, runner.CONFIG_FILE)))
+        resume=os.path.exists(os.path.join(run_dir, rundir.CONFIG_FILE)))
     result = experiment_lib.train(
         job.task, job.agent, job.a2c, job.train, run, metadata=job.metadata,
         log=lambda line: print(line, file=log_file), on_log=on_log)
@@ -247,7 +247,7 @@ def _progress_callback(total, metric, sweep_dir):
       for t in running:
         r = self.latest.get(t.trial_id, {})
         value = r.get(metric)
-        steps = runner.format_count(r.get('env_steps', 0))
+        steps = progress.format_count(r.get('env_steps', 0))
         parts.append(f'{t.trial_id} {steps} steps' +
                      (f' {metric} {value:.3f}' if value is not None else ''))
       finished = sum(t.status in ('TERMINATED', 'ERROR') for t in trials)
@@ -255,10 +255,10 @@ def _progress_callback(total, metric, sweep_dir):
       eta = ''
       if self.done + self.failed:  # trials ended in this invocation
         rate = elapsed / (self.done + self.failed)
-        eta = f', ETA {runner.format_duration(rate * (total - finished))}'
+        eta = f', ETA {progress.format_duration(rate * (total - finished))}'
       self._print(f'{finished}/{total} trials done, {len(running)} running '
                   f'({"; ".join(parts)}), elapsed '
-                  f'{runner.format_duration(elapsed)}{eta}')
+                  f'{progress.format_duration(elapsed)}{eta}')
 
     def on_trial_complete(self, iteration, trials, trial, **info):
       self.done += 1
@@ -268,7 +268,7 @@ def _progress_callback(total, metric, sweep_dir):
         with open(os.path.join(sweep_dir, STOPPED_FILE), 'a') as f:
           print(trial.trial_id, file=f)
         self._print(f'stopped {trial.trial_id} at '
-                    f'{runner.format_count(r.get("env_steps", 0))} steps by '
+                    f'{progress.format_count(r.get("env_steps", 0))} steps by '
                     'the scheduler')
       else:
         self._print(f'finished {trial.trial_id}: {metric} {score:.4f} on the '
@@ -552,7 +552,7 @@ def main(argv):
   results = tuner.fit()
   trials = _collect(results, sweep_dir)
   title = (f'{name} on {job.task.name}: {len(trials)} trials of '
-           f'{runner.format_count(job.train.total_steps)} steps')
+           f'{progress.format_count(job.train.total_steps)} steps')
   paths = sweep_lib.write_report(sweep_dir, trials, FLAGS.top_k, metric, mode,
                                  title, space)
   s = sweep_lib.summary(trials, FLAGS.top_k, mode)
@@ -564,7 +564,7 @@ def main(argv):
                                  for k, v in s['best_params'].items()})))
   print(f'{s["counts"]["finished"]} finished, {s["counts"]["failed"]} failed, '
         f'{s["counts"]["stopped"]} stopped, {s["counts"]["unfinished"]} '
-        f'unfinished in {runner.format_duration(time.time() - started)}; '
+        f'unfinished in {progress.format_duration(time.time() - started)}; '
         f'wrote {", ".join(paths.values())}'
         + ('' if 'png' in paths else
            ' (no figure: matplotlib, of the analysis extra, is missing)'))

@@ -25,8 +25,9 @@ The public API:
   RunDirError, NonFiniteLossError, SignatureMismatchError
       what the library raises besides ValueError.
 
-Modules: `agent`, `losses`, `training`, `runner` (run dirs, checkpoints,
-logging), `metrics` (episode bookkeeping), `preflight` (a run's sizes and
+Modules: `agent`, `losses`, `training`, `run` (the run loop around a
+trainer, run dirs, checkpoints, progress, held-out evaluation while training:
+`meta_rl.run.run(trainer, run_dir)`), `metrics` (episode bookkeeping), `preflight` (a run's sizes and
 settings checked before it starts), `experiment`, `export`,
 `evaluation`, `baselines`, `analysis`. Tasks live in the `environments`
 package.
@@ -50,7 +51,7 @@ from meta_rl.evaluation import (AgentPolicy, Evaluation, SavedModelPolicy,
 from meta_rl.experiment import RunConfig, TaskConfig, TrainResult, train
 from meta_rl.export import export_agent
 from meta_rl.losses import a2c_loss
-from meta_rl.runner import RunDirError
+from meta_rl.run.errors import RunDirError
 from meta_rl.training import (A2CConfig, InGraphTrainer, NonFiniteLossError,
                               PythonEnvTrainer, TrainConfig)
 

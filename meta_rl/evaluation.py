@@ -202,7 +202,7 @@ class AgentPolicy(TFPolicy):
 def checkpoint_agent(run_dir: str, checkpoint: str,
                      core: core_lib.BatchedCore):
   """The agent of one of a run's training checkpoints (e.g. one kept with
-  `keep_every`, see `runner.kept_checkpoints`): the network is rebuilt from
+  `keep_every`, see `checkpoints.kept_checkpoints`): the network is rebuilt from
   RUN_DIR/config.json for `core`'s observations and its weights restored
   from the checkpoint prefix `checkpoint`.
 

@@ -26,11 +26,10 @@ from meta_rl import agent as agent_lib
 from meta_rl import curriculum as curriculum_lib
 from meta_rl import evaluation
 from meta_rl import export
-from meta_rl import heldout
 from meta_rl import preflight
-from meta_rl import runner
 from meta_rl import training
-from meta_rl.runner import RunDirError  # pylint: disable=unused-import
+from meta_rl.run import checkpoints, errors, heldout, loop, rundir
+from meta_rl.run.errors import RunDirError  # pylint: disable=unused-import
 from meta_rl.training import NonFiniteLossError  # pylint: disable=unused-import
 
 
@@ -206,7 +205,7 @@ def _export(net, task: TaskConfig, core, agent: agent_lib.AgentConfig,
 def run_configs(run_dir: str):
   """(TaskConfig, AgentConfig, A2CConfig, TrainConfig) of a run, from its
   config.json; RunDirError (one line) if missing or not a run's."""
-  path = os.path.join(run_dir, runner.CONFIG_FILE)
+  path = os.path.join(run_dir, rundir.CONFIG_FILE)
   try:
     with open(path) as f:
       config = json.load(f)
@@ -226,8 +225,8 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None,
                       best: bool = False) -> str:
   """Exports the agent of one of a run's training checkpoints (by default
   the newest that is not damaged, each newer one skipped with a line on
-  stderr saying why; `update` picks one of `runner.kept_checkpoints`, see
-  `runner.find_checkpoint`) as the next
+  stderr saying why; `update` picks one of `checkpoints.kept_checkpoints`, see
+  `checkpoints.find_checkpoint`) as the next
   SavedModel version of RUN_DIR/saved_model/, e.g. for a run stopped before
   its end (which exports nothing by itself) or an earlier kept checkpoint.
   With `best`, the run's best held-out checkpoint (`heldout.read_best`,
@@ -251,10 +250,10 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None,
     prefix = os.path.join(run_dir, record['checkpoint'])
     extra = heldout.export_metadata(record)
   else:
-    prefix = runner.find_checkpoint(run_dir, update)
+    prefix = checkpoints.find_checkpoint(run_dir, update)
   update = int(prefix.rsplit('-', 1)[-1])
   if best:
-    newest = runner.disk_checkpoints(os.path.join(run_dir, 'checkpoints'))
+    newest = checkpoints.disk_checkpoints(os.path.join(run_dir, 'checkpoints'))
     extra['trained_updates'] = max(newest) if newest else update
   core = task.final().make_core()
   net = evaluation.checkpoint_agent(run_dir, prefix, core)
@@ -332,10 +331,10 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
         final.name, final.kwargs, final.action_repeat, net, run.eval_episodes,
         run.eval_seed)
   # One process per run dir, from before the dir is checked to the export.
-  lock = runner.RunDirLock(run.run_dir, log=lambda line: log(
+  lock = rundir.RunDirLock(run.run_dir, log=lambda line: log(
       f'[{task.name}] {line}'))
   try:
-    runner.prepare_run_dir(
+    rundir.prepare_run_dir(
         run.run_dir, run_config_dict(task, agent, a2c, train_config),
         run.resume, defaults=run_config_dict(
             TaskConfig(task.name), agent_lib.AgentConfig(),
@@ -350,12 +349,12 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
         metadata=metadata, log=log, on_log=on_log, core=core, net=net,
         trainer=trainer, evaluator=evaluator, extended=extended)
   except Exception as e:  # pylint: disable=broad-except
-    if not runner.is_disk_full(e):
+    if not errors.is_disk_full(e):
       raise
-    latest = runner.disk_checkpoints(os.path.join(run.run_dir, 'checkpoints'))
+    latest = checkpoints.disk_checkpoints(os.path.join(run.run_dir, 'checkpoints'))
     last = (f'the last good checkpoint is '
             f'{list(latest.values())[-1]}' if latest else 'no checkpoint yet')
-    raise runner.DiskFullError(
+    raise errors.DiskFullError(
         f'no space left on the device writing {run.run_dir}; nothing written '
         f'before is lost ({last}); free some space and rerun with '
         '--resume') from e
@@ -369,7 +368,7 @@ def _train_locked(*, task, agent, a2c, train_config, run, metadata, log,
   """The part of `train` that runs while it holds the run dir."""
   if extended:
     log(extended)
-  result = runner.run(trainer, run.run_dir, resume=run.resume,
+  result = loop.run(trainer, run.run_dir, resume=run.resume,
                       checkpoint_every=run.checkpoint_every,
                       log_every_secs=run.log_every_secs, name=task.name,
                       log=log, on_log=on_log,
@@ -420,9 +419,9 @@ def _continued(run_dir: str, train_config: training.TrainConfig, name: str
   if it changes `total_steps`: with another `total_steps` (extending or
   shortening the run), its schedules keep the length they had
   (`schedule_steps`). A run dir without a readable config.json is left to
-  `runner.prepare_run_dir` to refuse."""
+  `rundir.prepare_run_dir` to refuse."""
   try:
-    saved = runner.read_run_config(run_dir).get('train')
+    saved = rundir.read_run_config(run_dir).get('train')
   except RunDirError:
     return train_config, None
   if not isinstance(saved, dict) or not isinstance(

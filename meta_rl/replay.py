@@ -16,9 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from meta_rl import experiment
-from meta_rl import runner
+from meta_rl.run import checkpoints
 from meta_rl import training
-from meta_rl.runner import RunDirError
+from meta_rl.run.errors import RunDirError
 
 
 def replay_updates(run_dir: str, update: Optional[int], num_updates: int,
@@ -44,7 +44,7 @@ def replay_updates(run_dir: str, update: Optional[int], num_updates: int,
   if learning_rate is not None and a2c.learning_rate_final is not None:
     raise ValueError('learning_rate cannot replace a scheduled learning rate '
                      '(the run set learning_rate_final)')
-  prefix = runner.find_checkpoint(run_dir, update)
+  prefix = checkpoints.find_checkpoint(run_dir, update)
   core = task.make_core()
   from meta_rl import agent as agent_lib  # pylint: disable=g-import-not-at-top
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions,

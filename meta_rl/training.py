@@ -19,7 +19,7 @@ observations).
 Both expose `train_step() -> dict of floats` (see `meta_rl.metrics` for the
 `sum/` keys), `checkpoint`, `num_updates`, `total_updates`, `env_steps`,
 `frames`, `progress_metrics`, `derived_metrics`, `episode_metric_names` and
-`histograms()`; `meta_rl.runner.run` drives either.
+`histograms()`; `meta_rl.loop.run` drives either.
 
 Histograms come out of the same compiled update as the scalars, at no extra
 pass: the update also returns the policy logits [K, B, A] and values [K, B]

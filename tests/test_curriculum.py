@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from meta_rl import curriculum
 from meta_rl import experiment
-from meta_rl import runner
+from meta_rl.run import loop
 from meta_rl.agent import AgentConfig, make_agent
 from meta_rl.training import A2CConfig, TrainConfig
 
@@ -148,11 +148,11 @@ def test_a_resume_on_either_side_of_a_switch_is_exact(tmp_path, stop):
   straight = _trainer(PAPER, total_updates=4)
   for _ in range(4):
     straight.train_step()
-  runner.run(_trainer(PAPER, total_updates=stop), str(tmp_path),
+  loop.run(_trainer(PAPER, total_updates=stop), str(tmp_path),
              checkpoint_every=1, log=lambda s: None)
   lines = []
   resumed = _trainer(PAPER, total_updates=4, log=lines.append)
-  runner.run(resumed, str(tmp_path), resume=True, checkpoint_every=1,
+  loop.run(resumed, str(tmp_path), resume=True, checkpoint_every=1,
              log=lambda s: None)
   assert resumed.stage == 1
   assert lines == ['curriculum stage 1 from update 2 (30 decisions)' +

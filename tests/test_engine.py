@@ -11,7 +11,8 @@ import tensorflow as tf
 import environments
 from environments import core as core_lib
 from environments.testing import CueBandit
-from meta_rl import evaluation, experiment, metrics, runner
+from meta_rl import evaluation, experiment, metrics
+from meta_rl.run import loop
 from meta_rl.agent import AgentConfig, make_agent, sample_action
 from meta_rl.training import A2CConfig, InGraphTrainer, PythonEnvTrainer, TrainConfig
 
@@ -90,7 +91,7 @@ def test_trainer_counts_frames_under_action_repeat(tmp_path):
   trainer = InGraphTrainer(core, agent, train=TrainConfig(
       batch_size=4, unroll_length=3, total_steps=2 * 12))
   lines = []
-  result = runner.run(trainer, str(tmp_path), log_every_secs=0,
+  result = loop.run(trainer, str(tmp_path), log_every_secs=0,
                       log=lines.append)
   # 9-trial episodes are 3 decisions of 3 frames: exactly one episode each.
   assert result.env_steps == 24 and result.frames == 72

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import environments
-from meta_rl import runner
+from meta_rl.run import errors, loop, rundir
 from meta_rl.agent import AgentConfig, make_agent
 from meta_rl.training import (A2CConfig, InGraphTrainer, NonFiniteLossError,
                               TrainConfig)
@@ -43,7 +43,7 @@ def _on_disk(directory):
 
 
 def _first_run(run_dir, updates=3):
-  runner.run(_trainer(updates), run_dir, checkpoint_every=1,
+  loop.run(_trainer(updates), run_dir, checkpoint_every=1,
              log=lambda s: None)
   assert sorted(_on_disk(_ckpts(run_dir))) == [1, 2, 3][:updates]
 
@@ -51,7 +51,7 @@ def _first_run(run_dir, updates=3):
 def _resume(run_dir, updates=5):
   lines = []
   trainer = _trainer(updates)
-  result = runner.run(trainer, run_dir, resume=True, checkpoint_every=1,
+  result = loop.run(trainer, run_dir, resume=True, checkpoint_every=1,
                       log=lines.append)
   return trainer, result, lines
 
@@ -136,7 +136,7 @@ def test_no_checkpoint_restores_one_line_error(tmp_path):
   _first_run(run_dir, updates=2)
   _damage_newest(run_dir, 'truncated_data', 2)
   _damage_newest(run_dir, 'missing_data', 1)
-  with pytest.raises(runner.RunDirError) as e:
+  with pytest.raises(errors.RunDirError) as e:
     _resume(run_dir)
   message = str(e.value)
   assert '\n' not in message
@@ -149,11 +149,11 @@ def test_no_checkpoint_restores_one_line_error(tmp_path):
                                      '{}', '"x"'])
 def test_damaged_config_json_is_one_line_error(tmp_path, content):
   config = {'task': {'name': 'easy'}, 'train': {'total_steps': 10}}
-  runner.prepare_run_dir(str(tmp_path), config, resume=False)
-  with open(os.path.join(tmp_path, runner.CONFIG_FILE), 'w') as f:
+  rundir.prepare_run_dir(str(tmp_path), config, resume=False)
+  with open(os.path.join(tmp_path, rundir.CONFIG_FILE), 'w') as f:
     f.write(content)
-  with pytest.raises(runner.RunDirError) as e:
-    runner.prepare_run_dir(str(tmp_path), config, resume=True)
+  with pytest.raises(errors.RunDirError) as e:
+    rundir.prepare_run_dir(str(tmp_path), config, resume=True)
   assert '\n' not in str(e.value)
   assert 'config.json' in str(e.value)
 
@@ -183,7 +183,7 @@ def _all_checkpoints_finite(run_dir):
 def test_non_finite_weights_are_never_checkpointed(tmp_path):
   run_dir = str(tmp_path)
   trainer = _trainer(2)
-  runner.run(trainer, run_dir, checkpoint_every=1, log=lambda s: None)
+  loop.run(trainer, run_dir, checkpoint_every=1, log=lambda s: None)
   # A NaN learning rate: finite loss and gradients, NaN weights after the
   # update; the next update's loss is non-finite.
   trainer.optimizer.learning_rate.assign(float('nan'))
@@ -191,7 +191,7 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path):
                                        total_steps=10 * UPDATE)
   lines = []
   with pytest.raises(NonFiniteLossError):
-    runner.run(trainer, run_dir, checkpoint_every=1, log=lines.append)
+    loop.run(trainer, run_dir, checkpoint_every=1, log=lines.append)
   assert lines[-1].endswith('last good checkpoint: ' +
                             os.path.join(_ckpts(run_dir), 'ckpt-2')), lines
   assert max(_on_disk(_ckpts(run_dir))) == 2
@@ -201,12 +201,12 @@ def test_non_finite_weights_are_never_checkpointed(tmp_path):
 def test_non_finite_weights_not_checkpointed_at_exit(tmp_path):
   run_dir = str(tmp_path)
   trainer = _trainer(2)
-  runner.run(trainer, run_dir, checkpoint_every=100, log=lambda s: None)
+  loop.run(trainer, run_dir, checkpoint_every=100, log=lambda s: None)
   trainer.optimizer.learning_rate.assign(float('nan'))
   trainer.config = dataclasses.replace(trainer.config, total_steps=3 * UPDATE)
   lines = []
   with pytest.raises(NonFiniteLossError, match='not checkpointed'):
-    runner.run(trainer, run_dir, checkpoint_every=100, log=lines.append)
+    loop.run(trainer, run_dir, checkpoint_every=100, log=lines.append)
   assert lines[-1].endswith('ckpt-2'), lines
   assert sorted(_on_disk(_ckpts(run_dir))) == [2]
   _all_checkpoints_finite(run_dir)
@@ -217,7 +217,7 @@ def test_nan_from_the_start_names_no_checkpoint(tmp_path):
   trainer.optimizer.learning_rate.assign(float('nan'))
   lines = []
   with pytest.raises(NonFiniteLossError):
-    runner.run(trainer, str(tmp_path), checkpoint_every=1, log=lines.append)
+    loop.run(trainer, str(tmp_path), checkpoint_every=1, log=lines.append)
   assert lines[-1].endswith('last good checkpoint: none'), lines
   assert not _on_disk(_ckpts(str(tmp_path)))
 
@@ -225,15 +225,15 @@ def test_nan_from_the_start_names_no_checkpoint(tmp_path):
 def test_run_dir_without_progress_can_be_reused(tmp_path):
   config = {'task': {'name': 'easy'}, 'train': {'total_steps': 10}}
   run_dir = str(tmp_path / 'run')
-  runner.prepare_run_dir(run_dir, config, resume=False)
+  rundir.prepare_run_dir(run_dir, config, resume=False)
   # What a run that failed before its first checkpoint leaves behind.
   os.makedirs(os.path.join(run_dir, 'tb'))
   open(os.path.join(run_dir, 'tb', 'events.out.tfevents.1'), 'w').close()
   os.makedirs(os.path.join(run_dir, 'checkpoints', 'ckpt-1_temp'))
   os.makedirs(os.path.join(run_dir, 'saved_model'))
   fixed = {'task': {'name': 'easy'}, 'train': {'total_steps': 20}}
-  assert runner.prepare_run_dir(run_dir, fixed, resume=False) is False
-  with open(os.path.join(run_dir, runner.CONFIG_FILE)) as f:
+  assert rundir.prepare_run_dir(run_dir, fixed, resume=False) is False
+  with open(os.path.join(run_dir, rundir.CONFIG_FILE)) as f:
     assert json.load(f) == fixed
   assert not os.path.exists(os.path.join(run_dir, 'tb', 'events.out.tfevents.1'))
   # With a checkpoint or an export (or other files) it is refused.
@@ -242,8 +242,8 @@ def test_run_dir_without_progress_can_be_reused(tmp_path):
     path = os.path.join(run_dir, entry)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     open(path, 'w').close()
-    with pytest.raises(runner.RunDirError, match='exists'):
-      runner.prepare_run_dir(run_dir, fixed, resume=False)
+    with pytest.raises(errors.RunDirError, match='exists'):
+      rundir.prepare_run_dir(run_dir, fixed, resume=False)
     os.remove(path)
 
 
@@ -311,7 +311,7 @@ def test_a_full_disk_is_one_clear_error_and_loses_nothing(tmp_path,
                                                            monkeypatch):
   """Issue 26, item 6: no space left while checkpointing -> DiskFullError
   naming the last good checkpoint and the way on; --resume then continues."""
-  from meta_rl import experiment, runner  # pylint: disable=g-import-not-at-top
+  from meta_rl import experiment  # pylint: disable=g-import-not-at-top
   from meta_rl.agent import AgentConfig  # pylint: disable=g-import-not-at-top
   from meta_rl.training import A2CConfig, TrainConfig  # pylint: disable=g-import-not-at-top
   original = tf.train.CheckpointManager.save
@@ -327,7 +327,7 @@ def test_a_full_disk_is_one_clear_error_and_loses_nothing(tmp_path,
   args = (experiment.TaskConfig('easy', {'num_trials': 5}),
           AgentConfig(num_units=4), A2CConfig(),
           TrainConfig(batch_size=2, unroll_length=5, total_steps=50))
-  with pytest.raises(runner.DiskFullError) as info:
+  with pytest.raises(errors.DiskFullError) as info:
     experiment.train(*args, experiment.RunConfig(
         run_dir, checkpoint_every=1, log_every_secs=0, handle_signals=False),
                      log=lambda s: None)

@@ -1,4 +1,4 @@
-"""One process per run dir (`runner.RunDirLock`): a second launcher on a run
+"""One process per run dir (`rundir.RunDirLock`): a second launcher on a run
 dir in use refuses at once; a lock left by a dead process is taken over."""
 
 import os
@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from meta_rl import experiment, runner
+from meta_rl import experiment
+from meta_rl.run import errors, rundir
 from meta_rl.agent import AgentConfig
 from meta_rl.training import A2CConfig, TrainConfig
 
@@ -29,7 +30,7 @@ def _tiny_run(run_dir, resume=False):
 
 def test_a_second_launcher_refuses_a_run_dir_in_use(tmp_path):
   run_dir = tmp_path / 'run'
-  with runner.RunDirLock(str(run_dir)):  # this process holds it
+  with rundir.RunDirLock(str(run_dir)):  # this process holds it
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, 'launch', 'bandits.py'),
          f'--run_dir={run_dir}', *TINY], capture_output=True, text=True,
@@ -38,11 +39,11 @@ def test_a_second_launcher_refuses_a_run_dir_in_use(tmp_path):
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
     assert lines[0].startswith('error: run dir') and (
         f'in use by process {os.getpid()}' in lines[0])
-    assert os.listdir(run_dir) == [runner.LOCK_FILE]  # nothing written
+    assert os.listdir(run_dir) == [rundir.LOCK_FILE]  # nothing written
     # In the same process too (a sweep's trials, a notebook).
-    with pytest.raises(runner.RunDirError, match='in use'):
+    with pytest.raises(errors.RunDirError, match='in use'):
       _tiny_run(run_dir)
-  assert not os.path.exists(run_dir / runner.LOCK_FILE)  # released
+  assert not os.path.exists(run_dir / rundir.LOCK_FILE)  # released
 
 
 def test_the_lock_is_held_through_the_run_and_released(tmp_path):
@@ -51,8 +52,8 @@ def test_the_lock_is_held_through_the_run_and_released(tmp_path):
 
   def try_to_take(update, scalars):
     del update, scalars
-    with pytest.raises(runner.RunDirError, match=f'process {os.getpid()}'):
-      runner.RunDirLock(str(run_dir))
+    with pytest.raises(errors.RunDirError, match=f'process {os.getpid()}'):
+      rundir.RunDirLock(str(run_dir))
     refused.append(True)
 
   result = experiment.train(
@@ -64,7 +65,7 @@ def test_the_lock_is_held_through_the_run_and_released(tmp_path):
       log=lambda s: None, on_log=try_to_take)
   assert refused  # while training, the run dir was held
   assert result.saved_model and not os.path.exists(
-      run_dir / runner.LOCK_FILE)
+      run_dir / rundir.LOCK_FILE)
   assert sorted(os.listdir(run_dir)) == ['checkpoints', 'config.json',
                                          'saved_model', 'tb']
 
@@ -74,7 +75,7 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
   os.makedirs(run_dir)
   dead = subprocess.Popen([sys.executable, '-c', 'pass'])
   dead.wait()
-  (run_dir / runner.LOCK_FILE).write_text(f'{dead.pid}\n')
+  (run_dir / rundir.LOCK_FILE).write_text(f'{dead.pid}\n')
   result, lines = _tiny_run(run_dir)
   assert result.saved_model
   assert any(f'taking over the lock of process {dead.pid}' in l and
@@ -82,6 +83,6 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
 
 
 def test_a_refused_resume_leaves_no_dir_behind(tmp_path):
-  with pytest.raises(runner.RunDirError, match='no config.json'):
+  with pytest.raises(errors.RunDirError, match='no config.json'):
     _tiny_run(tmp_path / 'missing', resume=True)
   assert not os.path.exists(tmp_path / 'missing')

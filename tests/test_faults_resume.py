@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from meta_rl import experiment, export, runner
+from meta_rl import experiment, export
+from meta_rl.run import checkpoints, errors
 from meta_rl.agent import AgentConfig
 from meta_rl.training import A2CConfig, TrainConfig
 
@@ -82,7 +83,7 @@ def test_extending_a_run_keeps_its_schedules(tmp_path):
   assert again.num_updates == 8
   assert json.load(open(tmp_path / 'run' / 'config.json'))['train'][
       'schedule_steps'] == 3 * STEPS
-  with pytest.raises(runner.RunDirError, match='schedule_steps'):
+  with pytest.raises(errors.RunDirError, match='schedule_steps'):
     _train(tmp_path / 'run', 9, resume=True, schedule_updates=4)
 
 
@@ -154,7 +155,7 @@ def test_interrupt_before_any_update_claims_no_checkpoint(tmp_path,
   result = _train(tmp_path / 'run', 5, lines=lines, handle_signals=False)
   assert result.stopped_by == signal.SIGINT and result.checkpoint is None
   assert lines[-1].endswith('nothing checkpointed: no update was made'), lines
-  assert not runner.disk_checkpoints(str(tmp_path / 'run' / 'checkpoints'))
+  assert not checkpoints.disk_checkpoints(str(tmp_path / 'run' / 'checkpoints'))
   # The run dir holds no progress: the same command may use it again.
   monkeypatch.undo()
   assert _train(tmp_path / 'run', 1).num_updates == 1

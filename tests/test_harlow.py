@@ -328,14 +328,14 @@ def _harlow_trainer(total_updates, core_name='stacked_lstm', jit_env=False):
 def test_resume_continues_exactly_with_the_rendered_task(tmp_path):
   """Episodes of 15 decisions over unrolls of 6: the carried environment
   state (gaze, phase, images) is checkpointed and restored."""
-  from meta_rl import runner  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import loop  # pylint: disable=g-import-not-at-top
   straight = _harlow_trainer(5)
   for _ in range(5):
     straight.train_step()
-  runner.run(_harlow_trainer(2), str(tmp_path), checkpoint_every=1,
+  loop.run(_harlow_trainer(2), str(tmp_path), checkpoint_every=1,
              log=lambda s: None)
   resumed = _harlow_trainer(5)
-  runner.run(resumed, str(tmp_path), resume=True, checkpoint_every=1,
+  loop.run(resumed, str(tmp_path), resume=True, checkpoint_every=1,
              log=lambda s: None)
   for a, b in zip(straight.agent.trainable_variables,
                   resumed.agent.trainable_variables):
@@ -360,13 +360,14 @@ def test_checkpoint_policy_restores_every_weight(tmp_path, core_name):
   of Fig 6f) carries every weight, the conv encoder's included."""
   import json  # pylint: disable=g-import-not-at-top
   import dataclasses  # pylint: disable=g-import-not-at-top
-  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import checkpoints, loop  # pylint: disable=g-import-not-at-top
   trainer = _harlow_trainer(2, core_name=core_name)
-  runner.run(trainer, str(tmp_path), checkpoint_every=1, log=lambda s: None)
+  loop.run(trainer, str(tmp_path), checkpoint_every=1, log=lambda s: None)
   with open(tmp_path / 'config.json', 'w') as f:
     json.dump({'agent': dataclasses.asdict(trainer.agent.config)}, f)
   policy = evaluation.checkpoint_policy(
-      str(tmp_path), runner.kept_checkpoints(str(tmp_path))[2], trainer.core)
+      str(tmp_path), checkpoints.kept_checkpoints(str(tmp_path))[2], trainer.core)
   trained = trainer.agent.trainable_variables
   restored = policy.agent.trainable_variables
   assert len(trained) == len(restored) >= 11

@@ -147,7 +147,8 @@ def test_export_a_checkpoint_of_a_stopped_run(harlow_run, tmp_path):
   import shutil  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import environments  # pylint: disable=g-import-not-at-top
-  from meta_rl import evaluation, runner  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl.run import checkpoints  # pylint: disable=g-import-not-at-top
   run = str(tmp_path / 'stopped')
   shutil.copytree(harlow_run, run)
   shutil.rmtree(os.path.join(run, 'saved_model'))
@@ -161,7 +162,7 @@ def test_export_a_checkpoint_of_a_stopped_run(harlow_run, tmp_path):
   # The SavedModel computes what the checkpoint's network computes.
   core = environments.make_core('harlow', resolution=24, num_images=4,
                                 max_steps=120)
-  net = evaluation.checkpoint_agent(run, runner.kept_checkpoints(run)[4], core)
+  net = evaluation.checkpoint_agent(run, checkpoints.kept_checkpoints(run)[4], core)
   rng = np.random.default_rng(1)
   inputs = {'prev_action': tf.constant([-1, 2], tf.int32),
             'prev_reward': tf.constant([0.0, 0.2]),

@@ -12,7 +12,8 @@ import pytest
 import tensorflow as tf
 
 import environments
-from meta_rl import evaluation, experiment, export, heldout
+from meta_rl import evaluation, experiment, export
+from meta_rl.run import heldout
 from meta_rl.agent import AgentConfig, make_agent
 from meta_rl.training import A2CConfig, TrainConfig
 

@@ -18,7 +18,8 @@ from tensorboard.plugins.hparams import metadata as hp_metadata
 
 import environments
 from environments.testing import CueBandit
-from meta_rl import evaluation, experiment, export, runner, training
+from meta_rl import evaluation, experiment, export, training
+from meta_rl.run import loop, rundir
 from meta_rl.agent import AgentConfig, make_agent
 from meta_rl.training import A2CConfig, InGraphTrainer, TrainConfig
 
@@ -37,7 +38,15 @@ class _SlowFirstUpdate:
     self._secs = (compile_secs, step_secs)
     self._updates = tf.Variable(0, dtype=tf.int64)
     self.checkpoint = tf.train.Checkpoint(updates=self._updates)
+    self.agent = self.optimizer = tf.Module()  # no weights
     self._calls = 0
+
+  @property
+  def compiled(self):
+    return self._calls > 0
+
+  def histograms(self):
+    return {}
 
   @property
   def num_updates(self):
@@ -77,7 +86,7 @@ def test_compile_time_is_announced_and_left_out_of_rates_and_eta(tmp_path):
   compilation: < 170/s) nor lengthen the ETA (the remaining updates take
   ~20 ms, not 0.6 s each); after a resume, which compiles again, likewise."""
   lines = []
-  runner.run(_SlowFirstUpdate(6), str(tmp_path), log_every_secs=0,
+  loop.run(_SlowFirstUpdate(6), str(tmp_path), log_every_secs=0,
              log=lines.append)
   assert 'compiling' in lines[0]
   progress = [l for l in lines if '] update ' in l]
@@ -86,7 +95,7 @@ def test_compile_time_is_announced_and_left_out_of_rates_and_eta(tmp_path):
     steps, frames, eta = _rates(line)
     assert steps > 500 and frames > 1000 and eta == '0m00s', line
   lines.clear()
-  runner.run(_SlowFirstUpdate(12), str(tmp_path), resume=True,
+  loop.run(_SlowFirstUpdate(12), str(tmp_path), resume=True,
              log_every_secs=0, log=lines.append)
   assert 'resumed from' in lines[0] and 'compiling' in lines[1]
   for line in lines[2:]:
@@ -96,7 +105,7 @@ def test_compile_time_is_announced_and_left_out_of_rates_and_eta(tmp_path):
 
 def test_a_run_of_one_update_has_no_rate(tmp_path):
   lines, logged = [], []
-  runner.run(_SlowFirstUpdate(1, compile_secs=0.0), str(tmp_path),
+  loop.run(_SlowFirstUpdate(1, compile_secs=0.0), str(tmp_path),
              log_every_secs=0, log=lines.append,
              on_log=lambda u, s: logged.append(s))
   assert '? steps/s (? frames/s)' in lines[-1] and 'ETA 0m00s' in lines[-1]
@@ -143,7 +152,7 @@ def test_hparams_hold_the_run_configuration_once(tmp_path):
                    log=lambda s: None)
   # A second start of the same run (the first one's checkpoints gone).
   shutil.rmtree(os.path.join(run_dir, 'checkpoints'))
-  runner.run(_SlowFirstUpdate(99, compile_secs=0), run_dir, resume=True,
+  loop.run(_SlowFirstUpdate(99, compile_secs=0), run_dir, resume=True,
              log=lambda s: None, log_every_secs=0)
   sessions, experiments = _hparams(os.path.join(run_dir, 'tb'))
   assert len(sessions) == 1 and len(experiments) == 1
@@ -156,7 +165,7 @@ def test_hparams_hold_the_run_configuration_once(tmp_path):
   assert hparams['train.batch_size'] == 4
   assert 'a2c.beta_e_final' not in hparams  # None: unset
   config = json.load(open(os.path.join(run_dir, 'config.json')))
-  assert set(hparams) == {k for k, v in runner._flatten(config).items()  # pylint: disable=protected-access
+  assert set(hparams) == {k for k, v in rundir.flatten(config).items()
                           if v is not None}
   declared = {(m.name.group, m.name.tag) for m in experiments[0].metric_infos}
   assert {('', 'episode_return'), ('', 'episode_regret'),
@@ -199,7 +208,7 @@ def test_histograms_at_a_low_rate_from_the_update_itself(tmp_path):
   # Rate: at the first progress line, then >= histogram_every_secs apart,
   # and at the last one; each layer's norms of every update since.
   lines = []
-  runner.run(trainer, str(tmp_path / 'a'), log_every_secs=0,
+  loop.run(trainer, str(tmp_path / 'a'), log_every_secs=0,
              histogram_every_secs=3600, log=lines.append)
   assert 'compiling' not in lines[0]  # compiled by the update above
   hist = _histograms(tmp_path / 'a' / 'tb')
@@ -210,11 +219,11 @@ def test_histograms_at_a_low_rate_from_the_update_itself(tmp_path):
       160: 1, 400: 3}
   assert {s: n for s, (n, _) in hist['logits'].items()} == {160: 160, 400: 160}
   trainer.config = dataclasses.replace(trainer.config, total_steps=8 * 80)
-  runner.run(trainer, str(tmp_path / 'b'), log_every_secs=0,
+  loop.run(trainer, str(tmp_path / 'b'), log_every_secs=0,
              histogram_every_secs=0, log=lambda s: None)
   assert set(_histograms(tmp_path / 'b' / 'tb')['values']) == {480, 560, 640}
   trainer.config = dataclasses.replace(trainer.config, total_steps=10 * 80)
-  runner.run(trainer, str(tmp_path / 'c'), log_every_secs=0,
+  loop.run(trainer, str(tmp_path / 'c'), log_every_secs=0,
              histogram_every_secs=None, log=lambda s: None)
   assert not _histograms(tmp_path / 'c' / 'tb')
 

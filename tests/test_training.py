@@ -11,7 +11,8 @@ import pytest
 import tensorflow as tf
 
 import environments
-from meta_rl import baselines, evaluation, runner
+from meta_rl import baselines, evaluation
+from meta_rl.run import loop
 from meta_rl.agent import AgentConfig, make_agent
 from meta_rl.training import (A2CConfig, InGraphTrainer, NonFiniteLossError,
                               PythonEnvTrainer, TrainConfig)
@@ -86,9 +87,9 @@ def test_resume_continues_exactly(tmp_path, unroll):
     straight.train_step()
   # A run stopped after two updates (constant schedules: same updates).
   first = _trainer(seed=2, unroll=unroll, total_steps=2 * 8 * unroll)
-  runner.run(first, str(tmp_path), checkpoint_every=1, log=lambda s: None)
+  loop.run(first, str(tmp_path), checkpoint_every=1, log=lambda s: None)
   resumed = _trainer(seed=2, unroll=unroll, total_steps=five)
-  result = runner.run(resumed, str(tmp_path), resume=True,
+  result = loop.run(resumed, str(tmp_path), resume=True,
                       checkpoint_every=1, log=lambda s: None)
   assert result.num_updates == 5
   for wa, wb in zip(_weights(straight), _weights(resumed)):
@@ -101,7 +102,7 @@ def test_resume_continues_exactly(tmp_path, unroll):
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   trainer = _trainer(seed=3, total_steps=2 * 80)
-  runner.run(trainer, str(tmp_path), checkpoint_every=1, log=lambda s: None)
+  loop.run(trainer, str(tmp_path), checkpoint_every=1, log=lambda s: None)
   good = tf.train.latest_checkpoint(os.path.join(tmp_path, 'checkpoints'))
   kernel = trainer.agent.value_head.trainable_variables[0]
   kernel.assign(np.full(kernel.shape, np.nan, np.float32))
@@ -109,7 +110,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   lines = []
   trainer.config = dataclasses.replace(trainer.config, total_steps=10 * 80)
   with pytest.raises(NonFiniteLossError):
-    runner.run(trainer, str(tmp_path), checkpoint_every=1, log=lines.append)
+    loop.run(trainer, str(tmp_path), checkpoint_every=1, log=lines.append)
   # The bad update was not applied: no optimizer step, weights untouched.
   assert trainer.num_updates == 2
   for wa, wb in zip(before, _weights(trainer)):
@@ -124,7 +125,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 def test_progress_and_tensorboard(tmp_path):
   trainer = _trainer(seed=0, total_steps=5 * 80)
   lines, logged = [], []
-  runner.run(trainer, str(tmp_path), log_every_secs=0.0, log=lines.append,
+  loop.run(trainer, str(tmp_path), log_every_secs=0.0, log=lines.append,
              on_log=lambda u, scalars: logged.append(scalars))
   # The compiling update is announced, then folded into the next line.
   assert len(lines) == 5 and 'compiling' in lines[0]

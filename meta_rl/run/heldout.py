@@ -24,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import time
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import tensorflow as tf
@@ -32,6 +33,7 @@ from environments import core as core_lib
 from meta_rl import evaluation
 from meta_rl import files
 from meta_rl import metrics as metrics_lib
+from meta_rl.run import progress
 
 # Inside RUN_DIR/checkpoints/.
 BEST_DIR = 'best'
@@ -206,20 +208,70 @@ def export_metadata(best: Dict[str, Any]) -> Dict[str, Any]:
                            'scalars') if k in best}}
 
 
-def format_scalars(scalars: Mapping[str, float], keys) -> str:
-  """`name value` pairs of `keys` present in `scalars`, for a log line."""
-  parts = []
-  for key in keys:
-    if key in scalars:
-      label = key[len('episode_'):] if key.startswith('episode_') else key
-      parts.append(f'{label.replace("_", " ")} {scalars[key]:.3f}')
-  return '  '.join(parts)
-
-
 def describe(best: Optional[Dict[str, Any]]) -> str:
   if not best:
     return 'none yet'
   return f'{best["score"]:.3f} at update {best["update"]}'
+
+
+class HeldOutHook:
+  """Held-out evaluation inside `run.loop.run`: `hook(u)` plays the
+  evaluator's episodes with update `u`'s weights frozen, writes the scalars
+  to TensorBoard (RUN_DIR/tb/heldout/, the training tags) and a line to
+  `log`; a checkpoint that beats the best score so far (`read_best`, kept
+  across resumes) is written if it is not yet and copied to
+  RUN_DIR/checkpoints/best/ (`keep_best`). A best scored on other episodes
+  (another seed or number of episodes, or metric) is chosen anew.
+  """
+
+  def __init__(self, evaluator: HeldOutEvaluator, trainer, run_dir: str,
+               checkpoints, log, name: str):
+    self._evaluator = evaluator
+    self._trainer = trainer
+    self._run_dir = run_dir
+    self._checkpoints = checkpoints
+    self._log = log
+    self._name = name
+    self._writer = tf.summary.create_file_writer(
+        os.path.join(run_dir, 'tb', TB_RUN))
+    self._best = read_best(run_dir)
+    if self._best is not None and not same_evaluation(self._best, evaluator):
+      # Scores of other episodes (another --eval_seed or --eval_episodes)
+      # do not compare: the best is chosen anew from here on.
+      log(f'[{name}] the held-out evaluations changed (was '
+          f'{self._best.get("episodes")} episodes of seed '
+          f'{self._best.get("seed")}, {self._best.get("metric")}); the best '
+          'checkpoint is chosen anew')
+      self._best = None
+
+  def __call__(self, u: int) -> None:
+    evaluator, trainer = self._evaluator, self._trainer
+    t0 = time.time()
+    scalars = evaluator()
+    seconds = time.time() - t0
+    score = evaluator.score(scalars)
+    with self._writer.as_default(step=trainer.env_steps):
+      for k, v in scalars.items():
+        tf.summary.scalar(k, v)
+    self._writer.flush()
+    kept = ''
+    if evaluator.better(score, self._best and self._best.get('score')):
+      record = {'update': u, 'env_steps': trainer.env_steps,
+                'metric': evaluator.metric, 'mode': evaluator.mode,
+                'score': score, 'episodes': evaluator.num_episodes,
+                'seed': evaluator.seed, 'scalars': scalars}
+      keep_best(self._run_dir, self._checkpoints.of_update(u), record)
+      self._best = read_best(self._run_dir)
+      kept = ', kept as the best'
+    keys = [evaluator.metric, *(k for k in trainer.progress_metrics
+                                if k != evaluator.metric)]
+    self._log(f'[{self._name}] held out at update {u} '
+              f'({evaluator.num_episodes} episodes, {seconds:.1f} s): '
+              f'{progress.format_scalars(scalars, keys)}{kept}; best '
+              f'{describe(self._best)}')
+
+  def close(self) -> None:
+    self._writer.close()
 
 
 def evaluator_for(task_name: str, task_kwargs: Mapping[str, Any],
