@@ -1,18 +1,7 @@
-"""One-shot navigation in a first-person maze (Exp 7, Section 3.2.3; Mirowski et al. 2017).
+"""The rules of one-shot navigation in a maze (Exp 7; Mirowski et al. 2017).
 
-Mazes are text maps in the DeepMind Lab convention, one character per cell:
-
-  '*'  wall            ' '  floor           'P'  spawn position (floor)
-  'G'  candidate goal position (floor)      'A'  apple (floor; off by default)
-
-Rows run top to bottom, columns left to right; the map must be a rectangle
-closed by walls, with at least one 'P' and one 'G', every 'G' reachable from
-the spawns. `parse_maze` checks all of this (`MazeError`, a ValueError naming
-the line). The built-in default, `I_MAZE`, is the I-maze of Mirowski et al.: a
-central corridor (the spawns), a cross corridor at each end, and an alcove at
-each of the cross corridors' four ends holding a candidate goal. Seen from the
-corridors, an alcove's goal is hidden until the agent stands at the alcove's
-mouth.
+`MazeTask` plays them on a map of `maps` (default `I_MAZE`); its observation
+is the first-person view of `render` (`pixels` uint8 [R, R, 3]).
 
 An episode draws the goal's alcove (uniformly over the 'G' cells); it stays
 there for the whole episode. The agent starts at a random spawn cell's centre
@@ -38,22 +27,6 @@ each part is refused if the square would then overlap a wall cell, so the
 agent slides along walls and can never cut through a corner. It reaches a
 cell (goal, apple) when its centre enters it.
 
-Rendering (all TF ops, batched; `observe`): one ray per pixel column through
-the grid. A ray's crossings of the vertical and of the horizontal grid lines
-are computed in closed form for every crossing at once (no loop), the walls
-looked up with one gather, and the nearest wall kept; its perpendicular
-distance t gives the wall's height on screen, H / (t tan(fov / 2)). Walls carry
-a colour per wall cell (drawn once from a fixed palette with `wall_seed`, so
-that places can be told apart), darker on faces along y, a dark band at each
-cell edge (so that motion is visible on a plain wall) and fog with distance;
-above the wall is sky, below a floor shaded by distance. The goal is a yellow
-post standing in its cell, drawn in the columns where it is nearer than the
-wall (so a wall between agent and goal hides it); uneaten apples are small red
-posts. The field of view is `fov` (90 degrees, DeepMind Lab's default), the
-same vertically (square pixels). Observation: `pixels` uint8 [R, R, 3], R =
-`resolution` (84 in the paper). Under `ActionRepeat` only a decision's last
-frame is rendered.
-
 Ground truth (`task_info`): `position` [2] (x, y), `heading` (radians in
 [-pi, pi)), `goal` (index into the map's 'G' cells, in reading order),
 `goal_visits` (this episode), `frames` (primitive steps so far).
@@ -68,12 +41,14 @@ an agent with memory).
 
 import dataclasses
 import math
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from environments import core
+from environments.maze.maps import I_MAZE, cell_centres, parse_maze
+from environments.maze.render import Renderer
 
 FORWARD, BACKWARD, TURN_LEFT, TURN_RIGHT, STRAFE_LEFT, STRAFE_RIGHT = range(6)
 ACTION_NAMES = ('forward', 'backward', 'turn left', 'turn right',
@@ -81,133 +56,6 @@ ACTION_NAMES = ('forward', 'backward', 'turn left', 'turn right',
 # (forward, sideways to the right, turn right) per action.
 _MOTION = np.array([[1, 0, 0], [-1, 0, 0], [0, 0, -1], [0, 0, 1], [0, -1, 0],
                     [0, 1, 0]], np.float32)
-
-# The I-maze of Mirowski et al. (2017): 7 x 13 cells. Spawns along the central
-# corridor; a goal alcove at each end of the two cross corridors.
-I_MAZE = '\n'.join([
-    '*******',
-    '*G***G*',
-    '* *** *',
-    '*     *',
-    '***P***',
-    '***P***',
-    '***P***',
-    '***P***',
-    '***P***',
-    '*     *',
-    '* *** *',
-    '*G***G*',
-    '*******',
-])
-
-SKY_RGB = (150, 190, 235)
-GOAL_RGB = (255, 220, 0)
-APPLE_RGB = (220, 30, 30)
-# Wall colours: clearly distinct hues of medium brightness.
-WALL_PALETTE = np.array([
-    [200, 80, 60], [60, 140, 200], [90, 170, 80], [190, 150, 60],
-    [150, 90, 180], [60, 170, 160], [200, 110, 150], [130, 130, 130],
-], np.float32)
-FLOOR_NEAR, FLOOR_FAR = 110.0, 55.0
-
-
-class MazeError(ValueError):
-  """A malformed maze map (the message names the line)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class MazeMap:
-  """A parsed map. Cells are (row, column).
-
-  Attributes:
-    text: the map as given (lines joined by newlines).
-    walls: bool [rows, columns].
-    spawns, goals, apples: the 'P', 'G' and 'A' cells in reading order.
-  """
-  text: str
-  walls: np.ndarray
-  spawns: Tuple[Tuple[int, int], ...]
-  goals: Tuple[Tuple[int, int], ...]
-  apples: Tuple[Tuple[int, int], ...]
-
-  @property
-  def shape(self) -> Tuple[int, int]:
-    return self.walls.shape
-
-
-def parse_maze(text: str) -> MazeMap:
-  """Parses a text map (see the module doc); raises `MazeError`."""
-  lines = text.split('\n')
-  while lines and not lines[0].strip():  # blank lines around the map
-    lines.pop(0)
-  while lines and not lines[-1].strip():
-    lines.pop()
-  lines = [line.rstrip('\r') for line in lines]
-  if not lines:
-    raise MazeError('maze map is empty')
-  width = len(lines[0])
-  cells = {'P': [], 'G': [], 'A': []}
-  for r, line in enumerate(lines):
-    if len(line) != width:
-      raise MazeError(f'maze line {r + 1} has {len(line)} characters, line 1 '
-                      f'has {width} (ragged map; pad with walls)')
-    for c, ch in enumerate(line):
-      if ch not in '* PGA':
-        raise MazeError(f'maze line {r + 1}, column {c + 1}: unknown cell '
-                        f'{ch!r} (use "*", " ", "P", "G", "A")')
-      if ch in cells:
-        cells[ch].append((r, c))
-  walls = np.array([[ch == '*' for ch in line] for line in lines])
-  rows, cols = walls.shape
-  if rows < 3 or cols < 3:
-    raise MazeError(f'maze is {rows} x {cols}; it needs at least 3 x 3')
-  border = np.concatenate([walls[0], walls[-1], walls[:, 0], walls[:, -1]])
-  if not border.all():
-    r, c = next((r, c) for r in range(rows) for c in range(cols)
-                if (r in (0, rows - 1) or c in (0, cols - 1))
-                and not walls[r, c])
-    raise MazeError(f'maze is not closed: line {r + 1}, column {c + 1} is an '
-                    'opening in the outer wall')
-  if not cells['P']:
-    raise MazeError('maze has no spawn position "P"')
-  if not cells['G']:
-    raise MazeError('maze has no goal position "G"')
-  reach = _reachable(walls, cells['P'])
-  for r, c in cells['G'] + cells['A']:
-    if not reach[r, c]:
-      raise MazeError(f'maze line {r + 1}, column {c + 1}: '
-                      f'{lines[r][c]!r} cannot be reached from any spawn')
-  return MazeMap('\n'.join(lines), walls, tuple(cells['P']),
-                 tuple(cells['G']), tuple(cells['A']))
-
-
-def load_maze(path: str) -> MazeMap:
-  """Reads and parses a map file; raises OSError or `MazeError`."""
-  try:
-    with open(path, encoding='utf-8') as f:
-      text = f.read()
-  except UnicodeDecodeError:
-    raise MazeError(f'{path} is not a text map (not UTF-8 text)') from None
-  try:
-    return parse_maze(text)
-  except MazeError as e:
-    raise MazeError(f'{path}: {e}') from None
-
-
-def _reachable(walls: np.ndarray, starts) -> np.ndarray:
-  """Cells reachable from `starts` through 4-neighbouring floor cells."""
-  seen = np.zeros_like(walls)
-  todo = list(starts)
-  for r, c in todo:
-    seen[r, c] = True
-  while todo:
-    r, c = todo.pop()
-    for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-      n = (r + dr, c + dc)
-      if not walls[n] and not seen[n]:
-        seen[n] = True
-        todo.append(n)
-  return seen
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,21 +117,6 @@ def _wrap(angle):
   return tf.math.floormod(angle + math.pi, 2 * math.pi) - math.pi
 
 
-def _pack(rgb):
-  """float RGB [..., 3] (0-255) -> int32 [...]: the rounded bytes R, G, B, 0
-  of one pixel (little-endian), so that `tf.bitcast` to uint8 gives them back."""
-  c = tf.cast(tf.round(rgb), tf.int32)
-  return c[..., 0] + c[..., 1] * 256 + c[..., 2] * 65536
-
-
-def wall_colours(maze: MazeMap, seed: int) -> np.ndarray:
-  """float32 [rows * columns, 3]: each wall cell's colour (floor cells 0)."""
-  rng = np.random.default_rng(seed)
-  index = rng.integers(0, len(WALL_PALETTE), size=maze.walls.size)
-  return np.where(maze.walls.reshape(-1, 1), WALL_PALETTE[index], 0.0).astype(
-      np.float32)
-
-
 class MazeTask(core.RenderedCore):
   """Batched core of the navigation task (primitive steps; module doc)."""
 
@@ -307,27 +140,13 @@ class MazeTask(core.RenderedCore):
     self.resolution = config.resolution
     self.maze = parse_maze(I_MAZE if maze is None else maze)
     self.name = 'imaze'
-    rows, cols = self.maze.shape
-    self._rows, self._cols = rows, cols
+    self.renderer = Renderer(self.maze, config)
+    self._rows, self._cols = self.maze.shape
     self._walls = tf.constant(self.maze.walls.reshape(-1))
-    self._colours = tf.constant(wall_colours(self.maze, config.wall_seed))
-    cell_centre = lambda cells: np.array(
-        [[c + 0.5, r + 0.5] for r, c in cells], np.float32).reshape(-1, 2)
-    self._spawns = tf.constant(cell_centre(self.maze.spawns))
-    self._goals = tf.constant(cell_centre(self.maze.goals))
-    self._apples = tf.constant(cell_centre(self.maze.apples))
+    self._spawns = tf.constant(cell_centres(self.maze.spawns))
+    self._goals = tf.constant(cell_centres(self.maze.goals))
+    self._apples = tf.constant(cell_centres(self.maze.apples))
     self._num_apples = len(self.maze.apples) if config.apples else 0
-    self._tan = math.tan(math.radians(config.fov) / 2)
-    r = config.resolution
-    # Camera coordinate of each pixel column's centre, in [-1, 1].
-    self._camera = tf.constant((2 * (np.arange(r) + 0.5) / r - 1).astype(
-        np.float32))
-    # Floor colour per row (darker towards the horizon), sky above.
-    rows_below = np.maximum(np.arange(r) + 0.5 - r / 2, 1e-3)
-    distance = (r / 2) / (rows_below * self._tan)  # floor distance of a row
-    shade = FLOOR_FAR + (FLOOR_NEAR - FLOOR_FAR) * np.exp(-distance / 3)
-    self._floor = _pack(tf.constant(np.repeat(shade[:, None], 3, 1),
-                                    tf.float32))  # int32 [H]
     self._motion = tf.constant(_MOTION)
 
   @property
@@ -436,111 +255,12 @@ class MazeTask(core.RenderedCore):
         reward=reward, discount=1.0 - f(last), last=last, observation={},
         info=info, metrics=metrics)
 
-  # -- rendering ------------------------------------------------------------
-
-  def cast_rays(self, position, heading):
-    """Nearest wall along each pixel column's ray.
-
-    Args:
-      position: float32 [B, 2]; heading: float32 [B].
-    Returns:
-      (t [B, W]: perpendicular distance to the wall, cell [B, W]: flat index
-      of the wall cell hit, y_face [B, W]: the face hit runs along x (the ray
-      crossed a horizontal grid line), u [B, W]: where along the face in [0, 1)).
-    """
-    forward = tf.stack([tf.cos(heading), tf.sin(heading)], -1)  # [B, 2]
-    plane = tf.stack([-forward[:, 1], forward[:, 0]], -1) * self._tan
-    # Ray directions [B, W, 2]: with this scaling the ray parameter at a hit is
-    # the perpendicular distance from the camera plane.
-    rays = forward[:, None] + plane[:, None] * self._camera[None, :, None]
-    origin = position[:, None]  # [B, 1, 2]
-
-    def crossings(axis, count):
-      """Hits on the grid lines across `axis` (0: x = const): (t, hit)."""
-      d = rays[..., axis]  # [B, W]
-      p = origin[..., axis]  # [B, 1]
-      k = tf.range(1, count + 1, dtype=tf.float32)  # [K]
-      base = tf.floor(p)[..., None]  # [B, 1, 1]
-      positive = (d > 0)[..., None]
-      line = tf.where(positive, base + k, base + 1 - k)  # [B, W, K]
-      safe = tf.where(tf.abs(d) < 1e-9, 1e-9, d)[..., None]
-      t = (line - p[..., None]) / safe
-      t = tf.where(tf.abs(d)[..., None] < 1e-9, np.inf, t)
-      other = origin[..., 1 - axis][..., None] + t * rays[..., 1 - axis][..., None]
-      entered = tf.where(positive, line, line - 1)  # the cell beyond the line
-      along = tf.clip_by_value(tf.floor(other), -1, 1e4)
-      if axis == 0:
-        col, row = entered, along
-      else:
-        col, row = along, entered
-      inside = ((col >= 0) & (col < self._cols) & (row >= 0) &
-                (row < self._rows))
-      idx = tf.cast(tf.clip_by_value(row, 0, self._rows - 1), tf.int32) * \
-          self._cols + tf.cast(tf.clip_by_value(col, 0, self._cols - 1),
-                               tf.int32)
-      wall = tf.gather(self._walls, idx) & inside & (t >= 0)
-      t = tf.where(wall, t, np.inf)
-      first = tf.argmin(t, axis=-1, output_type=tf.int32)  # [B, W]
-      t_hit = tf.reduce_min(t, axis=-1)
-      cell = tf.gather(idx, first, batch_dims=2)
-      frac = tf.gather(other, first, batch_dims=2)
-      return t_hit, cell, frac - tf.floor(frac)
-
-    tx, cell_x, u_x = crossings(0, self._cols)
-    ty, cell_y, u_y = crossings(1, self._rows)
-    y_face = ty < tx
-    return (tf.where(y_face, ty, tx), tf.where(y_face, cell_y, cell_x), y_face,
-            tf.where(y_face, u_y, u_x))
-
-  def _posts(self, state, where_, half_width, height, wall_t):
-    """Pixels [B, N, H, W] covered by posts standing at `where_` [B, N, 2] (a
-    post `2 * half_width` wide and `height` tall, on the floor), in the
-    columns where the post is nearer than the wall."""
-    r = self.config.resolution
-    forward = tf.stack([tf.cos(state.heading), tf.sin(state.heading)], -1)
-    right = tf.stack([-forward[:, 1], forward[:, 0]], -1)
-    rel = where_ - state.position[:, None]  # [B, N, 2]
-    depth = tf.reduce_sum(rel * forward[:, None], -1)[..., None]  # [B, N, 1]
-    lateral = tf.reduce_sum(rel * right[:, None], -1)[..., None]
-    safe = tf.maximum(depth, 1e-3) * self._tan
-    columns = (tf.abs(self._camera - lateral / safe) <= half_width / safe) & (
-        depth > 0.05) & (depth < wall_t[:, None])  # [B, N, W]
-    scale = r / (2 * safe)  # pixels per unit of height at the post
-    foot = r / 2 + scale  # the floor's row under the post
-    head = foot - height * scale
-    rows = tf.range(r, dtype=tf.float32)[None, None, :, None] + 0.5
-    return columns[:, :, None] & (rows >= head[:, :, None]) & (
-        rows < foot[:, :, None])  # [B, N, H, W]
+  # -- the view (render.py) -------------------------------------------------
 
   def observe(self, state) -> Dict[str, tf.Tensor]:
     """The first-person view of `state`: {'pixels': uint8 [B, R, R, 3]}."""
-    c = self.config
-    r = c.resolution
-    t, cell, y_face, u = self.cast_rays(state.position, state.heading)
-    shade = tf.where(y_face, 0.75, 1.0)
-    shade *= tf.where((u < 0.06) | (u > 0.94), 0.55, 1.0)
-    shade *= tf.maximum(0.35, 1.0 - 0.07 * t)
-    wall = _pack(tf.gather(self._colours, cell) * shade[..., None])  # [B, W]
-    half = r / (2 * t * self._tan)  # half the wall's height in pixels
-    rows = tf.range(r, dtype=tf.float32)[None, :, None] + 0.5  # [1, H, 1]
-    above = rows < (r / 2 - half)[:, None]  # [B, H, W]
-    below = rows >= (r / 2 + half)[:, None]
-    # The picture is composed in packed RGBX int32 pixels (a third of the
-    # work of composing three channels), then viewed as bytes.
-    pixel = tf.where(below, self._floor[None, :, None], wall[:, None])
-    pixel = tf.where(above, _pack(tf.constant(SKY_RGB, tf.float32)), pixel)
-    if self._num_apples:
-      where_ = tf.broadcast_to(self._apples[None], [tf.shape(t)[0],
-                                                    self._num_apples, 2])
-      on = self._posts(state, where_, 0.15, 0.4, t)  # [B, N, H, W]
-      uneaten = tf.logical_not(state.eaten)[:, :, None, None]
-      apples = tf.reduce_any(on & uneaten, 1)
-      pixel = tf.where(apples, _pack(tf.constant(APPLE_RGB, tf.float32)),
-                       pixel)
-    goal = tf.gather(self._goals, state.goal)[:, None]  # [B, 1, 2]
-    on_goal = self._posts(state, goal, 0.2, 1.2, t)[:, 0]
-    pixel = tf.where(on_goal, _pack(tf.constant(GOAL_RGB, tf.float32)), pixel)
-    return {'pixels': tf.bitcast(pixel, tf.uint8)[..., :3]}
+    return {'pixels': self.renderer.render(state.position, state.heading,
+                                           state.goal, state.eaten)}
 
   # -- ground truth and measures --------------------------------------------
 
@@ -565,52 +285,3 @@ class MazeTask(core.RenderedCore):
       out['latency_ratio'] = out['latency_later'] / out['latency_first']
     return out
 
-
-def plot_maze(ax, maze: MazeMap, trajectories=(), goal: Optional[int] = None,
-              colours=None, visits=(), wall_seed: Optional[int] = 0,
-              show_cells: bool = True):
-  """Draws the map seen from above on a matplotlib axis.
-
-  Args:
-    ax: the axis.
-    maze: the map.
-    trajectories: sequences of (x, y) positions [n, 2], one line each.
-    goal: index of the episode's goal cell (a star), or None.
-    colours: one matplotlib colour per trajectory (default: a colour cycle).
-    visits: (x, y) points to mark (e.g. goal hits), red dots.
-    wall_seed: colour the walls as the renderer does (None: grey).
-    show_cells: mark the spawn ('P'), goal ('G') and apple ('A') cells.
-  """
-  rows, cols = maze.shape
-  if wall_seed is None:
-    image = np.where(maze.walls[..., None], 90, 235).astype(np.uint8)
-    image = np.repeat(image, 3, -1)
-  else:
-    image = wall_colours(maze, wall_seed).reshape(rows, cols, 3)
-    image = np.where(maze.walls[..., None], image, 235).astype(np.uint8)
-  ax.imshow(image, extent=(0, cols, rows, 0), interpolation='nearest')
-  if show_cells:
-    for cells, marker, colour in ((maze.spawns, 's', '0.6'),
-                                  (maze.goals, 'o', '0.6'),
-                                  (maze.apples, 'o', (0.86, 0.12, 0.12))):
-      if cells:
-        rc = np.array(cells)
-        ax.scatter(rc[:, 1] + 0.5, rc[:, 0] + 0.5, marker=marker, s=25,
-                   facecolors='none', edgecolors=[colour], linewidths=1)
-  if goal is not None:
-    r, c = maze.goals[goal]
-    ax.scatter([c + 0.5], [r + 0.5], marker='*', s=220, color=np.array(
-        GOAL_RGB) / 255, edgecolors='k', linewidths=0.8, zorder=6)
-  for i, xy in enumerate(trajectories):
-    xy = np.asarray(xy)
-    if len(xy):
-      colour = None if colours is None else colours[i]
-      ax.plot(xy[:, 0], xy[:, 1], '-', lw=1.2, color=colour, alpha=0.9)
-  if len(visits):
-    v = np.asarray(visits)
-    ax.scatter(v[:, 0], v[:, 1], color='red', s=90, zorder=5)
-  ax.set_xlim(0, cols)
-  ax.set_ylim(rows, 0)
-  ax.set_aspect('equal')
-  ax.set_xticks([])
-  ax.set_yticks([])
