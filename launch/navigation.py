@@ -9,7 +9,8 @@ A3C", Fig 1c), its previous action and reward; the feed-forward agent ("FF
 A3C") sees only the current image. Each episode hides the goal in one of the
 map's 'G' cells; reaching it pays 10 and respawns the agent, the goal staying
 where it is. Six actions: forward, backward, turn left, turn right, strafe
-left, strafe right (environments/maze.py documents the speeds and rules).
+left, strafe right (environments/maze/task.py documents the speeds and
+rules).
 --maze_file draws your own map (DeepMind Lab text convention: '*' wall, ' '
 floor, 'P' spawn, 'G' goal, 'A' apple); the map itself is stored with the run.
 Same run dir, checkpoints, TensorBoard and SavedModel contract as

@@ -87,8 +87,8 @@ def test_a_users_map_from_a_file(tmp_path):
 
 
 def _rays(task, x, y, heading):
-  t, cell, y_face, u = task.cast_rays(tf.constant([[x, y]], tf.float32),
-                                      tf.constant([heading], tf.float32))
+  t, cell, y_face, u = task.renderer.cast_rays(
+      tf.constant([[x, y]], tf.float32), tf.constant([heading], tf.float32))
   return t.numpy()[0], cell.numpy()[0], y_face.numpy()[0], u.numpy()[0]
 
 
