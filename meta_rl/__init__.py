@@ -27,9 +27,10 @@ The public API:
 
 Modules: `agent`, `losses`, `training`, `runner` (run dirs, checkpoints,
 logging), `metrics` (episode bookkeeping), `preflight` (a run's sizes and
-settings checked before it starts), `experiment`, `export`,
-`evaluation`, `baselines`, `analysis`. Tasks live in the `environments`
-package.
+settings checked before it starts), `experiment`, `export`, `analysis`;
+packages: `evaluation` (a module per topic: `policies`, `restore`,
+`rollout`, `summary`, `evaluate`, `report`), `baselines`. Tasks live in the
+`environments` package.
 """
 
 try:
