@@ -86,8 +86,7 @@ def main(argv):
             'state_tensors': [k[len('state_'):] for k in states],
             'r2_posterior_mean_arm': r2, 'r2_posterior_mean_difference': float(r2_diff),
             'r2_control_trial_index_only': r2_time}
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
-  evaluation.write_json(out_json, result)
+  files.write_json(out_json, result)
 
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')

@@ -189,7 +189,7 @@ def main(argv):
     common.check_output_dir(os.path.dirname(os.path.abspath(record)),
                             'record')
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
+  from meta_rl import evaluation, files  # pylint: disable=g-import-not-at-top
 
   try:
     policy = evaluation.SavedModelPolicy(FLAGS.saved_model, greedy=FLAGS.greedy)
@@ -279,7 +279,7 @@ def main(argv):
             'greedy': FLAGS.greedy, 'results': result.results}
   if factory is not None:
     report['env_factory'] = FLAGS.env_factory
-  evaluation.write_json(json_path, report)
+  files.write_json(json_path, report)
   written = [json_path]
   if importlib.util.find_spec('matplotlib') is None:
     print('[evaluate] no figure: matplotlib (the analysis extra) is not '

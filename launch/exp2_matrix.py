@@ -87,7 +87,7 @@ def main(argv):
               f'regret {result[group][train][test][0]:6.2f}', flush=True)
 
   os.makedirs(FLAGS.output_dir, exist_ok=True)
-  evaluation.write_json(paths['json'], result)
+  files.write_json(paths['json'], result)
   from meta_rl.baselines import display_name  # pylint: disable=g-import-not-at-top
   header = '| trained on \\ tested on | ' + ' | '.join(DISTS) + ' |\n'
   header += '|---' * (len(DISTS) + 1) + '|\n'
@@ -103,7 +103,7 @@ def main(argv):
     lines.append(f'| *{display_name(name)}* | ' + ' | '.join(
         f'{cells[t][0]:.2f} ± {cells[t][1]:.2f}' for t in DISTS) + ' |')
   table = header + '\n'.join(lines) + '\n'
-  evaluation.write_text(paths['md'], table)
+  files.write_text(paths['md'], table)
   print(table)
   plot_matrix(paths['png'], result)
   print(f'wrote {paths["json"]}, {paths["md"]} and {paths["png"]}')

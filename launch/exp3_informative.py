@@ -60,7 +60,7 @@ def main(argv):
                               ((actions != info_arm) & (actions != target[:, None])).mean(0)])
   result = {'run_dir': FLAGS.run_dir, 'num_episodes': FLAGS.num_episodes,
             'seed': FLAGS.seed, 'optimum': OPTIMUM, 'results': report}
-  evaluation.write_json(paths['exp3.json'], result)
+  files.write_json(paths['exp3.json'], result)
 
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')

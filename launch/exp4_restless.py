@@ -93,7 +93,7 @@ def main(argv):
               nu[out_of_sample], wide['alpha'][out_of_sample]),
       },
   }
-  evaluation.write_json(paths['exp4.json'], result)
+  files.write_json(paths['exp4.json'], result)
 
   import matplotlib  # pylint: disable=g-import-not-at-top
   matplotlib.use('Agg')

@@ -73,7 +73,7 @@ def main(argv):
         'regression': analysis.stay_regression(trials, lags=1),
         'history_regression': analysis.stay_regression(trials, lags=FLAGS.lags),
     }
-  evaluation.write_json(paths['exp5.json'], {
+  files.write_json(paths['exp5.json'], {
       'run_dir': FLAGS.run_dir, 'num_episodes': FLAGS.num_episodes,
       'seed': FLAGS.seed, 'results': report})
 

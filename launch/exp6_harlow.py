@@ -215,7 +215,6 @@ def main(argv):
       FLAGS.run_dir, 'harlow', FLAGS.baselines, names, FLAGS.overwrite,
       trained_on=['harlow'], task_overrides=overrides,
       checkpoint=FLAGS.checkpoint)
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
   from meta_rl.run import checkpoints  # pylint: disable=g-import-not-at-top
 
   def log(message):
@@ -251,7 +250,7 @@ def main(argv):
                                         FLAGS.seed)
     curves[name] = common.tensorboard_curve(run_dir, 'p_correct_later')
 
-  evaluation.write_json(paths[names[0]], report)
+  files.write_json(paths[names[0]], report)
   title = (f'Harlow, {FLAGS.run_dir}'
            + (f' (checkpoint {FLAGS.checkpoint})' if FLAGS.checkpoint else '')
            + f', held-out images: {FLAGS.image_dir or "procedural"}')

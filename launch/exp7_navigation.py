@@ -285,8 +285,7 @@ def main(argv):
             for k, ds in (('stacked LSTM', [FLAGS.run_dir] + FLAGS.seed_runs),
                           ('FF', [FLAGS.ff_run_dir] + FLAGS.ff_seed_runs))
             for d in ds if d}
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
-  evaluation.write_json(paths[names[0]], report)
+  files.write_json(paths[names[0]], report)
   title = (f'I-maze, {FLAGS.run_dir}'
            + (f' (checkpoint {FLAGS.checkpoint})' if FLAGS.checkpoint else '')
            + (f' vs {FLAGS.ff_run_dir}' if FLAGS.ff_run_dir else '')

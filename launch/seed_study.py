@@ -297,13 +297,12 @@ def main(argv):
   for d in run_dirs:
     print(f'[seed_study] {d}', file=sys.stderr, flush=True)
     entries.append(study_run(d, task))
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
-  evaluation.write_json(paths[0], {
+  files.write_json(paths[0], {
       'task': task, 'metric': _setting('metric', task),
       'mode': _setting('mode', task), 'target': _setting('target', task),
       'stability': FLAGS.stability, 'runs': entries})
   table = markdown(entries, task)
-  evaluation.write_text(paths[1], table)
+  files.write_text(paths[1], table)
   if task == 'harlow':
     plot(paths[2], entries)
   print(table)

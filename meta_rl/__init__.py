@@ -25,12 +25,13 @@ The public API:
   RunDirError, NonFiniteLossError, SignatureMismatchError
       what the library raises besides ValueError.
 
-Modules: `agent`, `losses`, `training`, `run` (the run loop around a
+Modules: `agent`, `losses`, `training`, `metrics` (episode bookkeeping),
+`preflight` (a run's sizes and settings checked before it starts),
+`experiment`, `export`, `analysis`; packages: `run` (the run loop around a
 trainer, run dirs, checkpoints, progress, held-out evaluation while training:
-`meta_rl.run.run(trainer, run_dir)`), `metrics` (episode bookkeeping), `preflight` (a run's sizes and
-settings checked before it starts), `experiment`, `export`,
-`evaluation`, `baselines`, `analysis`. Tasks live in the `environments`
-package.
+`meta_rl.run.run(trainer, run_dir)`), `evaluation` (a module per topic:
+`policies`, `restore`, `rollout`, `summary`, `evaluate`, `report`),
+`baselines`. Tasks live in the `environments` package.
 """
 
 try:

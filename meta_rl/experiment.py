@@ -83,7 +83,7 @@ class RunConfig:
   """Where and how the run is kept.
 
   Attributes:
-    run_dir: the run directory (see `meta_rl.runner`).
+    run_dir: the run directory (see `meta_rl.run.rundir`).
     resume: continue the run in `run_dir` from its latest checkpoint.
     checkpoint_every: updates between checkpoints.
     log_every_secs: seconds between progress lines and TensorBoard points.

@@ -2,9 +2,9 @@
 
 `atomic_file(path)` is the one way this project writes an output that a
 reader (or a rerun's overwrite check) may find half-written otherwise: run
-configurations (`runner`), evaluation and analysis results (`evaluation.
-write_json`, `write_text`), sweep reports, figures (`save_figure`) and
-recordings (`evaluate.py --record`, mode 'wb').
+configurations (`meta_rl.run.rundir`), evaluation and analysis results (`write_json`,
+`write_text`), sweep reports, figures (`save_figure`) and recordings
+(`evaluation.write_recording`, evaluate.py --record, mode 'wb').
 """
 
 import contextlib

@@ -299,7 +299,7 @@ class _A2CLearner:
 
   @property
   def episode_metric_names(self) -> List[str]:
-    """The per-episode scalars the runner logs from this trainer
+    """The per-episode scalars the run loop logs from this trainer
     (`episode_return`, `episode_<metric>` of the task, then the task's
     derived metrics); empty until the metrics are known (a
     `PythonEnvTrainer` learns them in its first update)."""

@@ -101,7 +101,7 @@ def test_library_imports_without_the_analysis_extra():
   proc = _without_analysis('-c', '''
 import sys
 import environments, meta_rl
-from meta_rl import evaluation, experiment, export, runner, training, baselines
+from meta_rl import evaluation, experiment, export, run, training, baselines
 assert 'matplotlib' not in [m.split('.')[0] for m in sys.modules
                             if sys.modules[m] is not None], 'matplotlib imported'
 print('ok')

@@ -265,9 +265,9 @@ def test_evaluate_record_path_and_atomic_json(saved_model, tmp_path):
 def test_write_json_is_atomic(tmp_path, monkeypatch):
   """A write that fails midway (evaluate.py's and the analysis launchers'
   JSON, exp2's table) leaves the old file (or none) and no temporary file."""
-  from meta_rl import evaluation, files  # pylint: disable=g-import-not-at-top
+  from meta_rl import files  # pylint: disable=g-import-not-at-top
   path = str(tmp_path / 'easy.json')
-  evaluation.write_json(path, {'a': 1})
+  files.write_json(path, {'a': 1})
   assert oct(os.stat(path).st_mode & 0o777) == oct(0o644)
   real_dump = json.dump
 
@@ -278,21 +278,21 @@ def test_write_json_is_atomic(tmp_path, monkeypatch):
 
   monkeypatch.setattr(json, 'dump', dump_half)
   with pytest.raises(OSError, match='No space'):
-    evaluation.write_json(path, {'a': 2, 'b': 3})
+    files.write_json(path, {'a': 2, 'b': 3})
   with pytest.raises(OSError, match='No space'):
-    evaluation.write_json(str(tmp_path / 'new.json'), {'b': 3})
+    files.write_json(str(tmp_path / 'new.json'), {'b': 3})
   monkeypatch.setattr(json, 'dump', real_dump)
   assert json.load(open(path)) == {'a': 1}
   assert os.listdir(tmp_path) == ['easy.json']
   with pytest.raises(TypeError):  # not serialisable: found while writing
-    evaluation.write_json(path, {'a': 2, 'b': object()})
+    files.write_json(path, {'a': 2, 'b': object()})
   with pytest.raises(KeyboardInterrupt):  # Ctrl-C while writing
     with files.atomic_file(str(tmp_path / 'table.md')) as f:
       f.write('| half a table')
       raise KeyboardInterrupt
   assert json.load(open(path)) == {'a': 1}
   assert os.listdir(tmp_path) == ['easy.json']
-  evaluation.write_text(str(tmp_path / 'table.md'), '| a |\n')
+  files.write_text(str(tmp_path / 'table.md'), '| a |\n')
   assert open(tmp_path / 'table.md').read() == '| a |\n'
 
 

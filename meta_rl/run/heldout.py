@@ -69,7 +69,8 @@ class HeldOutEvaluator:
     """Episode sums [N, M] of the first episode of each of N environments
     (`metrics_lib.episode_keys` columns), and the steps taken."""
     core, n = self.core, self.num_episodes
-    # The keys of `evaluation._play_in_graph`: the same episodes and draws.
+    # The keys of `evaluation.rollout._play_in_graph`: the same episodes and
+    # draws.
     root = core_lib.make_key(self.seed)
     act_root = core_lib.fold_in(root, -2)
     env_state, obs = core.reset(core_lib.fold_in(root, -1), n)
