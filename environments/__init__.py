@@ -4,8 +4,10 @@ import functools
 import operator
 
 from environments.bandits import BernoulliBandit, DISTRIBUTIONS as BANDIT_TASKS
-from environments.core import (ActionRepeat, BatchedCore, StepOutput,
-                               step_autoreset, unwrap)
+from environments.core import (ActionRepeat, BatchedCore, RenderedCore,
+                               StepOutput, TrialsCore, batched_spec, fold_in,
+                               make_key, select, split_key, step_autoreset,
+                               unwrap)
 from environments.dm_env_face import CoreEnvironment
 from environments.harlow import HarlowConfig, HarlowTask
 from environments.informative_bandit import InformativeBandit
@@ -22,26 +24,6 @@ TASKS.update({
     'harlow': HarlowTask,  # Exp 6 (Section 3.2.2); split='test': held out
     'imaze': MazeTask,  # Exp 7 (Section 3.2.3)
 })
-
-# The tasks each training launcher offers (`--task` choices); test variants
-# such as restless_test are for evaluation only.
-TRAINING_TASKS = {
-    'bandits': BANDIT_TASKS + ('informative', 'restless'),
-    'two_step': ('two_step',),
-    'harlow': ('harlow',),
-    'navigation': ('imaze',),
-}
-
-
-# Arguments that turn a training task into its test variant, applied by the
-# launchers' evaluation (e.g. Harlow's held-out image set).
-TEST_KWARGS = {'harlow': {'split': 'test'}}
-
-# Test tasks that are a variant of a training task ({test: training}): an
-# agent trained on the training task is tested on the variant with all its
-# task arguments (e.g. the restless bandit's `volatility_scale`), not only
-# its episode length.
-TEST_VARIANTS = {'restless_test': 'restless'}
 
 
 def make_core(task: str, action_repeat: int = 1, **kwargs) -> BatchedCore:
@@ -76,9 +58,13 @@ def make_environment(task: str, *, seed: int, **kwargs) -> CoreEnvironment:
   return CoreEnvironment(make_core(task, **kwargs), seed=seed)
 
 
-__all__ = ['ActionRepeat', 'unwrap', 'BatchedCore', 'StepOutput', 'step_autoreset',
-           'CoreEnvironment', 'BernoulliBandit', 'InformativeBandit',
-           'RestlessBandit', 'TwoStepTask', 'HarlowConfig', 'HarlowTask',
-           'MazeConfig', 'MazeTask', 'BANDIT_TASKS', 'TASKS',
-           'TRAINING_TASKS', 'TEST_KWARGS', 'TEST_VARIANTS', 'make_core',
-           'make_environment']
+__all__ = [
+    # Writing a task: the interface, its bases and helpers.
+    'BatchedCore', 'RenderedCore', 'TrialsCore', 'StepOutput', 'ActionRepeat',
+    'unwrap', 'step_autoreset', 'make_key', 'fold_in', 'split_key', 'select',
+    'batched_spec', 'CoreEnvironment',
+    # The paper's tasks.
+    'BernoulliBandit', 'InformativeBandit', 'RestlessBandit', 'TwoStepTask',
+    'HarlowConfig', 'HarlowTask', 'MazeConfig', 'MazeTask', 'BANDIT_TASKS',
+    'TASKS', 'make_core', 'make_environment',
+]

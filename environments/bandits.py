@@ -58,7 +58,6 @@ def sample_arm_probs(distribution: str, key: tf.Tensor,
 class BernoulliBandit(core.TrialsCore):
   """Batched two-armed Bernoulli bandit core."""
 
-  default_baselines = ('bayes_optimal', 'gittins', 'thompson', 'ucb1', 'random')
 
   def __init__(self, distribution: str = 'independent', num_trials: int = 100):
     if distribution not in DISTRIBUTIONS:

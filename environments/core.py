@@ -24,14 +24,12 @@ logs, TensorBoard and evaluation alike:
   derived_metrics()     scalars computed from such episode sums (e.g. reward
                         per trial = return / trials);
   progress_metrics      which logged scalars the progress line shows;
-  sweep_metric          the logged scalar that ranks agents of the task in a
-                        hyperparameter sweep (launch/sweep.py), and whether
-                        'min' or 'max' is best;
-  default_baselines     names of the comparison policies of
-                        `meta_rl.baselines` that evaluation runs by default;
   possible_rewards()    the rewards one step can pay (None: continuous or
                         unknown), against which an agent's one-hot reward
                         input (`reward_values`) is checked.
+
+What experiments do with a task (its comparison policies, the scalar that
+ranks agents, its test variant) is the experiment layer's: `meta_rl.task_specs`.
 """
 
 import abc
@@ -75,14 +73,6 @@ class BatchedCore(abc.ABC):
   name: str = 'core'
   # Logged scalars shown on the training progress line (e.g. 'episode_regret').
   progress_metrics: Tuple[str, ...] = ()
-  # The logged scalar (an `episode_<sum>` or a derived metric) that ranks
-  # agents of this task, and 'min' or 'max': which end is best.
-  sweep_metric: Tuple[str, str] = ('episode_return', 'max')
-  # Names of `meta_rl.baselines` policies evaluation compares with by default,
-  # and those of them that decide per agent decision, so that they also fit
-  # the task under `ActionRepeat`.
-  default_baselines: Tuple[str, ...] = ('random',)
-  repeat_baselines: Tuple[str, ...] = ('random',)
   # True for a core whose observation is a function of its state (e.g. a
   # rendered screen): it then also offers `transition` (a step without the
   # observation) and `observe`, so that `ActionRepeat` renders only the
@@ -176,7 +166,6 @@ class TrialsCore(BatchedCore):
   """
 
   progress_metrics = ('episode_regret',)
-  sweep_metric = ('episode_regret', 'min')
 
   def __init__(self, num_trials: int):
     if num_trials < 1:
@@ -287,10 +276,6 @@ class ActionRepeat(BatchedCore):
     self.repeat = int(repeat)
     self.name = core.name
     self.progress_metrics = core.progress_metrics
-    self.sweep_metric = core.sweep_metric
-    # Most baselines reason about single primitive steps (e.g. Bernoulli
-    # counts); the task names those that also fit decisions.
-    self.default_baselines = core.repeat_baselines
 
   @property
   def num_actions(self) -> int:

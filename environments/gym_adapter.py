@@ -16,7 +16,7 @@ or, without the import (Gymnasium's module:id syntax),
 `gymnasium.make('environments.gym_adapter:meta_rl/TwoStep-v0')`.
 Keyword arguments of `gymnasium.make` are the task's (those of
 `environments.make_core`, `action_repeat` included); `split='test'` gives
-Harlow's held-out images (`environments.TEST_KWARGS`).
+Harlow's held-out images.
 
 The conversion:
 

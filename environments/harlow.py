@@ -219,9 +219,6 @@ def _wrap(angle):
 class HarlowTask(core.RenderedCore):
   """Batched core of Harlow's task (primitive steps; see the module doc)."""
 
-  default_baselines = ('ideal', 'random')
-  repeat_baselines = ('ideal', 'random')
-  sweep_metric = ('p_correct_later', 'max')
   progress_metrics = ('p_correct_later', 'p_correct_after_loss',
                       'fixation_rate', 'frames_per_trial')
 

@@ -34,7 +34,6 @@ class InformativeState(NamedTuple):
 class InformativeBandit(core.TrialsCore):
   """Batched core of the informative-arm bandit (deterministic payouts)."""
 
-  default_baselines = ('thompson_informative', 'ucb1', 'random')
 
   def __init__(self, num_arms: int = 11, num_trials: int = 5):
     if num_arms < 3:

@@ -84,7 +84,6 @@ def sample_volatility(volatility: Union[str, float], key: tf.Tensor,
 class RestlessBandit(core.TrialsCore):
   """Batched core of the restless two-armed bandit."""
 
-  default_baselines = ('ucb', 'thompson_restless', 'rw_0.2', 'rw_0.8', 'random')
 
   def __init__(self, volatility: Union[str, float] = 'train',
                num_trials: int = 150, volatility_scale: str = 'variance'):

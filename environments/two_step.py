@@ -45,9 +45,6 @@ class TwoStepTask(core.BatchedCore):
   """Batched core of the two-step task."""
 
   progress_metrics = ('reward_per_trial',)
-  sweep_metric = ('reward_per_trial', 'max')
-  default_baselines = ('model_based', 'model_free', 'model_free_canonical',
-                       'random')
 
   def __init__(self, num_trials: int = 10, common_prob: float = 0.75,
                reward_probs: Sequence[float] = (0.9, 0.1),

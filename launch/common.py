@@ -98,6 +98,7 @@ from meta_rl import agent as agent_lib
 from meta_rl import baselines as baselines_lib
 from meta_rl import curriculum as curriculum_lib
 from meta_rl import experiment
+from meta_rl import task_specs
 from meta_rl import training
 # pylint: enable=g-import-not-at-top,wrong-import-position
 
@@ -264,7 +265,7 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
 
 def define_task_flag(family: str, default: str, help_: str, fv=FLAGS):
   """`--task`, with the choices the registry lists for a launcher family."""
-  flags.DEFINE_enum('task', default, list(environments.TRAINING_TASKS[family]),
+  flags.DEFINE_enum('task', default, list(task_specs.LAUNCHER_TASKS[family]),
                     help_, **group('task', fv))
 
 

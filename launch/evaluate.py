@@ -59,7 +59,7 @@ flags.DEFINE_boolean('greedy', False, 'Take the argmax action instead of '
                      'sampling from the policy.')
 flags.DEFINE_list('baselines', ['auto'],
                   "Baselines to run on the same test episodes ('auto': the "
-                  "task's `default_baselines`; empty: none). Names: " +
+                  "task's baselines in meta_rl.task_specs; empty: none). Names: " +
                   ', '.join(common.baselines_lib.BASELINES) + '.')
 common.define_baseline_flags()
 flags.DEFINE_string('env_factory', None, 'module:callable returning a '

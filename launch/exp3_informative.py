@@ -16,6 +16,7 @@ from absl import flags
 
 import common
 from meta_rl import files
+from meta_rl import task_specs
 from environments import informative_bandit
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
@@ -23,7 +24,7 @@ flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
 flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
 flags.DEFINE_list('baselines',
-                  list(informative_bandit.InformativeBandit.default_baselines),
+                  list(task_specs.SPECS[informative_bandit.InformativeBandit].baselines),
                   'Baselines on the same test episodes.')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
 FLAGS = flags.FLAGS

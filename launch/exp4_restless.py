@@ -24,13 +24,14 @@ from absl import flags
 
 import common
 from meta_rl import files
+from meta_rl import task_specs
 from environments import restless_bandit
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
                     '--task=restless.')
 flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
-flags.DEFINE_list('baselines', list(restless_bandit.RestlessBandit.default_baselines),
+flags.DEFINE_list('baselines', list(task_specs.SPECS[restless_bandit.RestlessBandit].baselines),
                   'Baselines on the same episodes.')
 common.define_baseline_flags()
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')

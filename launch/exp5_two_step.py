@@ -21,6 +21,7 @@ from absl import flags
 
 import common
 from meta_rl import files
+from meta_rl import task_specs
 from environments import two_step
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
@@ -29,7 +30,7 @@ flags.DEFINE_string('ablation_run_dir', None, 'Optional run dir of an agent '
                     'trained with --noreward_input.')
 flags.DEFINE_integer('num_episodes', 1000, 'Test episodes.')
 flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
-flags.DEFINE_list('baselines', list(two_step.TwoStepTask.default_baselines),
+flags.DEFINE_list('baselines', list(task_specs.SPECS[two_step.TwoStepTask].baselines),
                   'Simulated agents on the same test episodes.')
 flags.DEFINE_integer('lags', 5, 'Trials back in the history regression.')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')

@@ -29,6 +29,7 @@ from absl import flags
 
 import common
 from meta_rl import files
+from meta_rl import task_specs
 from environments import harlow
 
 flags.DEFINE_string('run_dir', None, 'Run dir of an agent trained with '
@@ -44,7 +45,7 @@ flags.DEFINE_list('seed_runs', [], 'Run dirs of other seeds (same task) for '
                   'the learning curves and the ranking of final performance.')
 flags.DEFINE_integer('seed_episodes', 300, 'Test episodes per --seed_runs run.')
 flags.DEFINE_integer('seed', 12345, 'Seed of the test episodes.')
-flags.DEFINE_list('baselines', list(harlow.HarlowTask.default_baselines),
+flags.DEFINE_list('baselines', list(task_specs.SPECS[harlow.HarlowTask].baselines),
                   'Baselines on the same test episodes.')
 flags.DEFINE_boolean('overwrite', False, 'Replace existing output files.')
 FLAGS = flags.FLAGS

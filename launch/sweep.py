@@ -7,7 +7,7 @@ r"""Hyperparameter sweeps of any training launcher on Ray Tune, as the paper.
 Every flag that is not the sweep's own (below) is the launcher's: the
 flagfile and any flags set what all trials share; each trial adds its
 sampled values of the search space (--space, --space_file, else the
-launcher's default in `meta_rl.sweep.DEFAULT_SPACES`). A trial runs in a Ray
+launcher's default in `meta_rl.task_specs.SEARCH_SPACES`). A trial runs in a Ray
 worker: the launcher's own flags-to-configs translation on a private
 `FlagValues`, then `meta_rl.experiment.train` into the trial's directory,
 SWEEP_DIR/trials/<trial id>/, an ordinary run dir (config.json,
@@ -41,6 +41,7 @@ from absl import app
 from absl import flags
 
 import common
+from meta_rl import task_specs
 from meta_rl.run import progress, rundir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -302,10 +303,10 @@ def _resolve_space(name):
   """The search space: --space_file then --space items, else the default."""
   from meta_rl import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
   if FLAGS.space is None and FLAGS.space_file is None:
-    if name not in sweep_lib.DEFAULT_SPACES:
+    if name not in task_specs.SEARCH_SPACES:
       common.fail(f'--launcher {name} has no default search space; give '
                   '--space or --space_file')
-    return sweep_lib.parse_space(sweep_lib.DEFAULT_SPACES[name])
+    return sweep_lib.parse_space(task_specs.SEARCH_SPACES[name])
   space = {}
   try:
     if FLAGS.space_file:
@@ -448,7 +449,7 @@ def main(argv):
     module = load_launcher(launcher)
     fv = launcher_flags(module, launcher_argv)
     job = common.job_from_flags(module.make_task, fv)
-    metric, mode = job.task.make_core().sweep_metric
+    metric, mode = task_specs.sweep_metric(job.task.make_core())
   except (flags.Error, ValueError, OSError) as e:
     common.fail(str(e).splitlines()[0])
   name = os.path.splitext(os.path.basename(launcher))[0]

@@ -2,27 +2,31 @@
 
 The public API:
 
-  experiment.train(task, agent, a2c, train, run) -> TrainResult
-      the entry point: configs in, run dir and SavedModel out;
+  train(task, agent, a2c, train, run) -> TrainResult
+      the entry point (`meta_rl.experiment`): configs in, run dir and
+      SavedModel out;
   TaskConfig, AgentConfig, A2CConfig, TrainConfig, RunConfig
-      the configs (frozen dataclasses);
+      the configs (frozen dataclasses; each validates its values);
   make_agent, MetaRLAgent, CORES
       the agents of Figure 1 and their cores;
   InGraphTrainer, PythonEnvTrainer
       A2C on batched TF cores (in the graph) or on user dm_env environments;
-  a2c_loss
+  run.run(trainer, run_dir) -> RunResult
+      the run loop around a trainer of your own making: checkpoints,
+      TensorBoard, progress, resume (`meta_rl.run`);
+  a2c_loss -> (loss, A2CExtra)
       the loss, a pure function of tensors;
-  export_agent
-      the SavedModel contract;
-  evaluate_core, evaluate_dm_env, Evaluation
+  export_agent, export_checkpoint
+      the SavedModel contract: an agent, or a checkpoint of a run;
+  evaluate_core, evaluate_dm_env, Evaluation, SavedModelPolicy,
+  AgentPolicy, play_episodes, play_dm_env_episodes
       frozen evaluation next to baselines (what launch/evaluate.py runs), on
-      a batched task or on any dm_env environment;
-  SavedModelPolicy, AgentPolicy, play_episodes, play_dm_env_episodes,
-  summarise, format_table, write_tensorboard
-      its parts;
+      a batched task or on any dm_env environment, and its episode loops;
   make_baseline
       the paper's comparison policies (`meta_rl.baselines`);
-  RunDirError, NonFiniteLossError, SignatureMismatchError
+  TaskSpec, task_specs.register
+      what evaluation and sweeps use of a task (baselines, sweep metric);
+  RunDirError, DiskFullError, NonFiniteLossError, SignatureMismatchError
       what the library raises besides ValueError.
 
 Modules: `agent`, `losses`, `training`, `metrics` (episode bookkeeping),
@@ -42,17 +46,20 @@ except ImportError as e:  # pragma: no cover
       'or pip install -e ".[tensorflow]"') from e
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from meta_rl import run
+from meta_rl import task_specs
 from meta_rl.agent import AgentConfig, CORES, MetaRLAgent, make_agent
 from meta_rl.baselines import make_baseline
 from meta_rl.evaluation import (AgentPolicy, Evaluation, SavedModelPolicy,
                                 SignatureMismatchError, evaluate_core,
-                                evaluate_dm_env, format_table,
-                                play_dm_env_episodes, play_episodes, summarise,
-                                write_tensorboard)
-from meta_rl.experiment import RunConfig, TaskConfig, TrainResult, train
+                                evaluate_dm_env, play_dm_env_episodes,
+                                play_episodes)
+from meta_rl.experiment import (RunConfig, TaskConfig, TrainResult,
+                                export_checkpoint, train)
 from meta_rl.export import export_agent
-from meta_rl.losses import a2c_loss
-from meta_rl.run.errors import RunDirError
+from meta_rl.losses import A2CExtra, a2c_loss
+from meta_rl.run import DiskFullError, RunDirError, RunResult
+from meta_rl.task_specs import TaskSpec
 from meta_rl.training import (A2CConfig, InGraphTrainer, NonFiniteLossError,
                               PythonEnvTrainer, TrainConfig)
 
@@ -61,9 +68,10 @@ __version__ = '0.1.0'
 __all__ = [
     'train', 'TaskConfig', 'AgentConfig', 'A2CConfig', 'TrainConfig',
     'RunConfig', 'TrainResult', 'make_agent', 'MetaRLAgent', 'CORES',
-    'InGraphTrainer', 'PythonEnvTrainer', 'a2c_loss', 'export_agent',
-    'SavedModelPolicy', 'AgentPolicy', 'play_episodes', 'play_dm_env_episodes',
-    'summarise', 'evaluate_core', 'evaluate_dm_env', 'Evaluation',
-    'format_table', 'write_tensorboard', 'make_baseline', 'RunDirError', 'NonFiniteLossError',
+    'InGraphTrainer', 'PythonEnvTrainer', 'run', 'RunResult', 'a2c_loss',
+    'A2CExtra', 'export_agent', 'export_checkpoint', 'evaluate_core',
+    'evaluate_dm_env', 'Evaluation', 'SavedModelPolicy', 'AgentPolicy',
+    'play_episodes', 'play_dm_env_episodes', 'make_baseline', 'TaskSpec',
+    'task_specs', 'RunDirError', 'DiskFullError', 'NonFiniteLossError',
     'SignatureMismatchError',
 ]

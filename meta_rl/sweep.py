@@ -11,7 +11,7 @@ part that needs no Ray:
       -> {name: Param}: a search space over a launcher's flags;
   evaluate_trial(saved_model, num_episodes, seed)
       -> the agent's score on each half of the test episodes, by the task's
-         own `sweep_metric` (e.g. expected regret for bandits);
+         own sweep metric (`meta_rl.task_specs`, e.g. expected regret for bandits);
   rank(trials, top_k) and write_report(...)
       -> report.json, report.md (table) and report.png in the sweep dir.
 
@@ -36,31 +36,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from meta_rl import files
+from meta_rl import task_specs
 
 KINDS = ('loguniform', 'uniform', 'randint', 'choice', 'grid')
-
-# Documented default search spaces, per training launcher (its file name):
-# the paper's log-uniform learning rate, discount and entropy cost, plus the
-# seed, centred on the values of the shipped flagfiles.
-DEFAULT_SPACES = {
-    'bandits': ('learning_rate=loguniform:1e-3:1e-2,'
-                'gamma=uniform:0.7:0.99,'
-                'beta_e=loguniform:0.005:0.1,'
-                'seed=randint:0:1000000'),
-    'two_step': ('learning_rate=loguniform:1e-3:1e-2,'
-                 'gamma=uniform:0.7:0.99,'
-                 'beta_e=loguniform:0.005:0.1,'
-                 'seed=randint:0:1000000'),
-    'harlow': ('learning_rate=loguniform:1e-4:2e-3,'
-               'gamma=uniform:0.8:0.99,'
-               'beta_e=loguniform:0.001:0.05,'
-               'seed=randint:0:1000000'),
-    'navigation': ('learning_rate=loguniform:1e-4:2e-3,'
-                   'gamma=uniform:0.9:0.995,'
-                   'beta_e=loguniform:0.001:0.05,'
-                   'seed=randint:0:1000000'),
-}
-
 
 class SpaceError(ValueError):
   """A search-space spec that cannot be parsed."""
@@ -216,7 +194,7 @@ def evaluate_trial(saved_model: str, num_episodes: int, seed: int
                    ) -> Dict[str, Any]:
   """Plays `num_episodes` test episodes with the SavedModel's agent frozen
   (actions sampled, as `launch/evaluate.py`), on its training task's test
-  variant, and scores each half of them by the task's `sweep_metric`.
+  variant, and scores each half of them by the task's sweep metric (`meta_rl.task_specs`).
 
   Returns a JSON-serialisable dict: `metric`, `mode`, `num_episodes`,
   `seed`, `saved_model`, and for 'first' and 'second' half: `score` (the
@@ -229,7 +207,7 @@ def evaluate_trial(saved_model: str, num_episodes: int, seed: int
   core, _ = evaluation.test_core(policy.metadata['task'], policy.metadata)
   policy.check_fits_core(core)
   episodes = evaluation.play_episodes(core, policy, num_episodes, seed=seed)
-  metric, mode = core.sweep_metric
+  metric, mode = task_specs.sweep_metric(core)
   n = episodes['rewards'].shape[0]
   out = {'metric': metric, 'mode': mode, 'num_episodes': int(n), 'seed': seed,
          'saved_model': policy.path}

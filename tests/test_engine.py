@@ -12,6 +12,7 @@ import environments
 from environments import core as core_lib
 from environments.testing import CueBandit
 from meta_rl import evaluation, experiment, metrics
+from meta_rl import task_specs
 from meta_rl.run import loop
 from meta_rl.agent import AgentConfig, make_agent, sample_action
 from meta_rl.training import A2CConfig, InGraphTrainer, PythonEnvTrainer, TrainConfig
@@ -67,7 +68,7 @@ def test_nested_action_repeat_counts_every_frame_and_baselines_refuse():
   _, out = core.step(core_lib.make_key(1), state, tf.zeros([2], tf.int32))
   np.testing.assert_array_equal(out.metrics['frames'], [6, 6])
   np.testing.assert_array_equal(out.observation['episode_step'], [6, 6])
-  assert inner.default_baselines == ('random',)
+  assert task_specs.default_baselines(inner) == ('random',)
   from meta_rl import baselines  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match='action repeat'):
     baselines.make_baseline('bayes_optimal', inner)

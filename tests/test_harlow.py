@@ -11,6 +11,7 @@ import environments
 from environments import core as core_lib
 from environments import harlow
 from environments import images as images_lib
+from meta_rl import task_specs
 
 import traces
 
@@ -65,7 +66,7 @@ def test_registered_with_the_papers_geometry():
   core = environments.make_core('harlow', action_repeat=4, num_images=4)
   assert core.episode_length == 900 and core.num_actions == 3
   assert environments.unwrap(core).observation_spec()['pixels'].shape == (84, 84, 3)
-  assert 'harlow' in environments.TRAINING_TASKS['harlow']
+  assert 'harlow' in task_specs.LAUNCHER_TASKS['harlow']
 
 
 def test_momentum_carries_a_quarter_of_the_last_turn(task):

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import environments
 from meta_rl import evaluation, experiment, export
+from meta_rl import task_specs
 from meta_rl.run import heldout
 from meta_rl.agent import AgentConfig, make_agent
 from meta_rl.training import A2CConfig, TrainConfig
@@ -50,7 +51,7 @@ def test_evaluator_equals_play_episodes(task, kwargs):
       compared += 1
   assert compared >= 2
   assert got['heldout_steps'] == episodes['valid'].any(axis=0).sum() * 12
-  assert evaluator.metric == core.sweep_metric[0]
+  assert evaluator.metric == task_specs.sweep_metric(core)[0]
   # Frozen: the same weights give the same numbers again.
   assert evaluator() == got
 

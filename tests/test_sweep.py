@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from meta_rl import sweep
+from meta_rl import task_specs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
@@ -33,7 +34,7 @@ def test_parse_space_kinds_and_types():
   assert sweep.parse_space(sweep.space_spec(space)) == space
   assert sweep.parse_space('gamma=uniform:0.1:0.2,gamma=uniform:0.3:0.4')[
       'gamma'].args == (0.3, 0.4)
-  for name, spec in sweep.DEFAULT_SPACES.items():
+  for name, spec in task_specs.SEARCH_SPACES.items():
     assert {'learning_rate', 'gamma', 'beta_e', 'seed'} <= set(
         sweep.parse_space(spec)), name
 

@@ -120,8 +120,6 @@ def _wrap(angle):
 class MazeTask(core.RenderedCore):
   """Batched core of the navigation task (primitive steps; module doc)."""
 
-  default_baselines = ('random',)
-  repeat_baselines = ('random',)
   progress_metrics = ('visits_per_episode', 'latency_first', 'latency_later',
                       'latency_ratio')
 

@@ -21,6 +21,7 @@ import dm_env
 
 import environments
 from environments import core as core_lib
+from meta_rl import task_specs
 from meta_rl.evaluation.policies import AgentPolicy, SavedModelPolicy
 from meta_rl.evaluation.rollout import play_dm_env_episodes, play_episodes
 from meta_rl.evaluation.summary import format_table, metric_names, summarise
@@ -31,18 +32,18 @@ def test_core(task: str, metadata: Dict[str, Any], **overrides):
 
   The task as trained (its arguments, e.g. num_trials or swap_prob, and
   action repeat, from the SavedModel's `metadata`) when `task` is the
-  training task or its test variant (`environments.TEST_VARIANTS`, e.g.
+  training task or its test variant (`meta_rl.task_specs.TEST_VARIANTS`, e.g.
   restless_test of restless); another task keeps only the trained episode
   length (num_trials) and action repeat. Then the task's test variant
-  (`environments.TEST_KWARGS`, e.g. Harlow's held-out images) and
+  (`meta_rl.task_specs.TEST_KWARGS`, e.g. Harlow's held-out images) and
   `overrides` replace task arguments. Returns `(core, kwargs)`; raises
   ValueError for an unknown task or bad arguments.
   """
   kwargs = dict(metadata.get('task_kwargs', {}))
   trained = metadata.get('task')
-  if task != trained and environments.TEST_VARIANTS.get(task) != trained:
+  if task != trained and task_specs.TEST_VARIANTS.get(task) != trained:
     kwargs = {k: v for k, v in kwargs.items() if k == 'num_trials'}
-  kwargs.update(environments.TEST_KWARGS.get(task, {}))
+  kwargs.update(task_specs.TEST_KWARGS.get(task, {}))
   kwargs.update(overrides)
   core = environments.make_core(
       task, action_repeat=metadata.get('action_repeat', 1), **kwargs)
@@ -127,7 +128,7 @@ def evaluate_core(policy, core: core_lib.BatchedCore, num_episodes: int, *,
   policy = _as_policy(policy, greedy)
   if isinstance(policy, SavedModelPolicy):
     policy.check_fits_core(core)
-  names = baseline_names(baselines, core.default_baselines)
+  names = baseline_names(baselines, task_specs.default_baselines(core))
   bases = [baselines_lib.make_baseline(b, core, **(baseline_options or {}))
            for b in names]
   task = task or core.name
@@ -222,7 +223,7 @@ def evaluate_dm_env(policy, env_factory: Callable[..., dm_env.Environment],
     policy.check_fits(spec, int(num_actions), task)
   core = getattr(envs[0], 'core', None)  # a face of a project task
   if core is not None:
-    names = baseline_names(baselines, core.default_baselines)
+    names = baseline_names(baselines, task_specs.default_baselines(core))
   else:
     names = baseline_names(baselines, ('random',))
     other = [n for n in names if n not in TASK_AGNOSTIC_BASELINES]

@@ -6,7 +6,7 @@ every `eval_every` updates the run plays the task's held-out variant
 the same task) with the current weights frozen, and logs the result to
 TensorBoard beside the training curve (RUN_DIR/tb/heldout/, the same tags as
 the training scalars, so TensorBoard draws both in one chart). The
-checkpoint with the best score (the task's `sweep_metric`, e.g. Harlow's
+checkpoint with the best score (the task's sweep metric in `meta_rl.task_specs`, e.g. Harlow's
 `p_correct_later`) is kept in RUN_DIR/checkpoints/best/ with `best.json`,
 and `experiment.train` exports it at the end when asked
 (`RunConfig.export_which='best'`).
@@ -33,6 +33,7 @@ from environments import core as core_lib
 from meta_rl import evaluation
 from meta_rl import files
 from meta_rl import metrics as metrics_lib
+from meta_rl import task_specs
 from meta_rl.run import progress
 
 # Inside RUN_DIR/checkpoints/.
@@ -47,7 +48,7 @@ class HeldOutEvaluator:
 
   Attributes:
     metric, mode: the score (a logged scalar's name) and whether higher
-      ('max') or lower ('min') is better: the test core's `sweep_metric`.
+      ('max') or lower ('min') is better: the test core's sweep metric (`meta_rl.task_specs`).
   """
 
   def __init__(self, core: core_lib.BatchedCore, agent, num_episodes: int,
@@ -57,7 +58,7 @@ class HeldOutEvaluator:
     self.core = core
     self.num_episodes = num_episodes
     self.seed = seed
-    self.metric, self.mode = core.sweep_metric
+    self.metric, self.mode = task_specs.sweep_metric(core)
     self._policy = evaluation.AgentPolicy(agent, greedy)
     root = core_lib.make_key(seed)
     state, _ = core.reset(core_lib.fold_in(root, -1), 1)
