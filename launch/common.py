@@ -113,73 +113,95 @@ def group(name: str, fv=FLAGS) -> Dict[str, Any]:
   return dict(flag_values=fv, module_name=name)
 
 
-def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
-                          batch_size=128, gamma=0.9, beta_e=0.05, beta_v=0.05,
-                          learning_rate=3e-3, total_steps=10_000_000,
-                          action_repeat=1):
-  """Defines the flag groups above on `fv` with a launcher's defaults."""
+# The library's defaults of the flags a launcher may set otherwise for its
+# experiment (`define_training_flags(**experiment_defaults)`).
+_OVERRIDABLE = {
+    'num_units': ('agent', 'num_units'),
+    'unroll_length': ('train', 'unroll_length'),
+    'batch_size': ('train', 'batch_size'),
+    'total_steps': ('train', 'total_steps'),
+    'gamma': ('a2c', 'gamma'), 'beta_e': ('a2c', 'beta_e'),
+    'beta_v': ('a2c', 'beta_v'), 'learning_rate': ('a2c', 'learning_rate'),
+    'action_repeat': ('task', 'action_repeat'),
+}
+
+
+def define_training_flags(fv=FLAGS, **experiment_defaults):
+  """Defines the flag groups above on `fv`. Every default is the library's
+  (the configs' dataclass defaults) except those of `experiment_defaults`,
+  the launcher's own for its experiment (e.g. Harlow's `num_units=256`),
+  which may set any of `_OVERRIDABLE`; TypeError for another name."""
+  unknown = sorted(set(experiment_defaults) - set(_OVERRIDABLE))
+  if unknown:
+    raise TypeError(f'no overridable training flag {", ".join(unknown)}')
+  configs = {'agent': agent_lib.AgentConfig(), 'a2c': training.A2CConfig(),
+             'train': training.TrainConfig(),
+             'task': experiment.TaskConfig('default')}
+  default = {name: experiment_defaults.get(name, getattr(configs[c], field))
+             for name, (c, field) in _OVERRIDABLE.items()}
+  agent_defaults, a2c_defaults, train_defaults = (
+      configs['agent'], configs['a2c'], configs['train'])
   in_agent, in_a2c, in_training, in_run = (
       group(g, fv) for g in ('agent', 'A2C', 'training', 'run'))
-  defaults = agent_lib.AgentConfig()
-  flags.DEFINE_enum('core', defaults.core, list(agent_lib.CORES),
+  flags.DEFINE_enum('core', agent_defaults.core, list(agent_lib.CORES),
                     'Core (Fig 1): lstm (1a/1b), stacked_lstm (1c), '
                     'feedforward (Fig 7 "FF A3C").', **in_agent)
-  flags.DEFINE_integer('num_units', num_units,
+  flags.DEFINE_integer('num_units', default['num_units'],
                        'LSTM units of --core=lstm (Table 1: 48), hidden units '
                        'of --core=feedforward.', **in_agent)
-  flags.DEFINE_list('stacked_units', list(map(str, defaults.stacked_units)),
+  flags.DEFINE_list('stacked_units', list(map(str, agent_defaults.stacked_units)),
                     'Sizes of the two LSTMs of --core=stacked_lstm.',
                     **in_agent)
-  flags.DEFINE_boolean('reward_input', True,
+  flags.DEFINE_boolean('reward_input', agent_defaults.use_reward_input,
                        'Feed the previous reward to the agent '
                        "(--noreward_input is the paper's ablation).",
                        **in_agent)
   flags.DEFINE_list('reward_values', [],
                     'One-hot encode the previous reward over these values '
                     '(Exp 3); empty: scalar reward input.', **in_agent)
-  flags.DEFINE_boolean('popart', False, 'Normalise the value head by '
+  flags.DEFINE_boolean('popart', agent_defaults.popart, 'Normalise the value head by '
                        'running statistics of the returns (PopArt), so that '
                        'the size of the rewards does not set the size of the '
                        'gradient.', **in_agent)
   flags.DEFINE_integer('agent_seed', None,
                        'Seed of the weight initialisation (default: --seed).',
                        **in_agent)
-  flags.DEFINE_float('gamma', gamma, 'Discount factor.', **in_a2c)
-  flags.DEFINE_float('beta_v', beta_v, 'Value loss coefficient.',
+  flags.DEFINE_float('gamma', default['gamma'], 'Discount factor.', **in_a2c)
+  flags.DEFINE_float('beta_v', default['beta_v'], 'Value loss coefficient.',
                      **in_a2c)
-  flags.DEFINE_float('beta_e', beta_e, 'Entropy coefficient (start value).',
+  flags.DEFINE_float('beta_e', default['beta_e'], 'Entropy coefficient (start value).',
                      **in_a2c)
-  flags.DEFINE_float('target_entropy', None, 'If set (nats), beta_e is '
+  flags.DEFINE_float('target_entropy', a2c_defaults.target_entropy, 'If set (nats), beta_e is '
                      'adapted to keep the policy entropy near this target '
                      '(as SAC tunes its temperature), starting from --beta_e.',
                      **in_a2c)
-  flags.DEFINE_float('beta_e_lr', training.A2CConfig().beta_e_lr,
+  flags.DEFINE_float('beta_e_lr', a2c_defaults.beta_e_lr,
                      'Step size of the --target_entropy adaptation (log '
                      'beta_e per update and nat).', **in_a2c)
-  flags.DEFINE_float('beta_e_final', None, 'If set, beta_e is annealed '
+  flags.DEFINE_float('beta_e_final', a2c_defaults.beta_e_final, 'If set, beta_e is annealed '
                      'linearly to this value over training.', **in_a2c)
-  flags.DEFINE_float('learning_rate', learning_rate, 'Initial learning rate.',
+  flags.DEFINE_float('learning_rate', default['learning_rate'], 'Initial learning rate.',
                      **in_a2c)
-  flags.DEFINE_float('learning_rate_final', None,
+  flags.DEFINE_float('learning_rate_final', a2c_defaults.learning_rate_final,
                      'If set, the learning rate decays linearly to this value.',
                      **in_a2c)
-  flags.DEFINE_enum('optimizer', training.A2CConfig().optimizer,
+  flags.DEFINE_enum('optimizer', a2c_defaults.optimizer,
                     list(training.OPTIMIZERS), 'Optimizer.', **in_a2c)
-  flags.DEFINE_float('max_grad_norm', training.A2CConfig().max_grad_norm,
+  flags.DEFINE_float('max_grad_norm', a2c_defaults.max_grad_norm,
                      'Global gradient-norm clip (0: off).', **in_a2c)
-  flags.DEFINE_float('adam_epsilon', training.A2CConfig().adam_epsilon,
+  flags.DEFINE_float('adam_epsilon', a2c_defaults.adam_epsilon,
                      "Adam's epsilon (--optimizer=adam).", **in_a2c)
-  flags.DEFINE_float('popart_beta', training.A2CConfig().popart_beta,
+  flags.DEFINE_float('popart_beta', a2c_defaults.popart_beta,
                      "Step size of PopArt's return statistics per update "
                      '(--popart).', **in_a2c)
-  flags.DEFINE_integer('batch_size', batch_size, 'Environments stepped in '
+  flags.DEFINE_integer('batch_size', default['batch_size'], 'Environments stepped in '
                        "lockstep (the paper's threads).", **in_training)
-  flags.DEFINE_integer('unroll_length', unroll_length,
+  flags.DEFINE_integer('unroll_length', default['unroll_length'],
                        'Agent steps per update (truncated BPTT length).',
                        **in_training)
-  flags.DEFINE_integer('total_steps', total_steps,
+  flags.DEFINE_integer('total_steps', default['total_steps'],
                        'Agent steps (decisions) to train for.', **in_training)
-  flags.DEFINE_integer('action_repeat', action_repeat, 'Primitive environment '
+  flags.DEFINE_integer('action_repeat', default['action_repeat'], 'Primitive environment '
                        'steps per agent decision (rewards summed).',
                        **in_training)
   flags.DEFINE_string('curriculum', '', 'Task settings as a schedule over '
@@ -190,10 +212,10 @@ def define_training_flags(fv=FLAGS, *, num_units=48, unroll_length=100,
                       'before; the last stage is the task the run ends on, '
                       'evaluates and exports (meta_rl/curriculum.py).',
                       **in_training)
-  flags.DEFINE_integer('seed', 0, 'Seed of the run.', **in_training)
-  flags.DEFINE_boolean('jit_compile', False, 'Compile the update with XLA.',
+  flags.DEFINE_integer('seed', train_defaults.seed, 'Seed of the run.', **in_training)
+  flags.DEFINE_boolean('jit_compile', train_defaults.jit_compile, 'Compile the update with XLA.',
                        **in_training)
-  flags.DEFINE_boolean('jit_env', False, "Compile only the environment's step "
+  flags.DEFINE_boolean('jit_env', train_defaults.jit_env, "Compile only the environment's step "
                        'with XLA (e.g. Harlow: fuses its many small ops).',
                        **in_training)
   flags.DEFINE_string('run_dir', None, 'Run directory (must not exist unless '

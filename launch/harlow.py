@@ -51,9 +51,8 @@ def define_flags(fv):
                      'carried into the next primitive step.', **in_task)
   flags.DEFINE_float('turn_degrees', config.turn_degrees,
                      'Degrees turned per primitive step.', **in_task)
-  common.define_training_flags(fv, num_units=256, unroll_length=100,
-                               batch_size=32, gamma=0.9, beta_e=0.001,
-                               beta_v=0.4, learning_rate=5e-4,
+  common.define_training_flags(fv, num_units=256, batch_size=32,
+                               beta_e=0.001, beta_v=0.4, learning_rate=5e-4,
                                total_steps=20_000_000, action_repeat=4)
 
 

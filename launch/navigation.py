@@ -50,8 +50,8 @@ def define_flags(fv):
                        **in_task)
   flags.DEFINE_float('apple_reward', config.apple_reward,
                      'Reward of an apple.', **in_task)
-  common.define_training_flags(fv, num_units=256, unroll_length=100,
-                               batch_size=32, gamma=0.99, beta_e=0.001,
+  common.define_training_flags(fv, num_units=256, batch_size=32,
+                               gamma=0.99, beta_e=0.001,
                                beta_v=0.5, learning_rate=5e-4,
                                total_steps=20_000_000, action_repeat=4)
 
