@@ -98,6 +98,7 @@ from meta_rl import agent as agent_lib
 from meta_rl import baselines as baselines_lib
 from meta_rl import curriculum as curriculum_lib
 from meta_rl import experiment
+from meta_rl import spec as spec_lib
 from meta_rl import task_specs
 from meta_rl import training
 # pylint: enable=g-import-not-at-top,wrong-import-position
@@ -631,7 +632,7 @@ def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
       agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
       metadata = agent.metadata
     else:
-      final = experiment.run_configs(run_dir)[0].final()  # after a curriculum
+      final = spec_lib.RunSpec.load(run_dir).task.final()  # after a curriculum
       metadata = {'task': final.name, 'task_kwargs': dict(final.kwargs),
                   'action_repeat': final.action_repeat}
     trained = metadata.get('task')

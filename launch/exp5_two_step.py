@@ -52,9 +52,9 @@ def main(argv):
       ablated = evaluation.SavedModelPolicy(
           os.path.join(FLAGS.ablation_run_dir, 'saved_model'))
       ablated.check_fits_core(core)
-      meta = ablated.metadata
-      if (meta.get('task') != 'two_step' or
-          meta.get('agent_config', {}).get('use_reward_input', True)):
+      from meta_rl import spec  # pylint: disable=g-import-not-at-top
+      if (ablated.metadata.get('task') != 'two_step' or
+          spec.RunSpec.from_metadata(ablated.metadata).agent.use_reward_input):
         common.fail(f'--ablation_run_dir {FLAGS.ablation_run_dir} is not a '
                     'two-step agent trained with --noreward_input')
     except (OSError, ValueError) as e:

@@ -108,14 +108,11 @@ def study_run(run_dir, task):
   """The seeds-table entry of one run dir of `task`."""
   from meta_rl import analysis  # pylint: disable=g-import-not-at-top
   from meta_rl.run import heldout  # pylint: disable=g-import-not-at-top
-  config = _config(run_dir)
-  agent, train = config.get('agent', {}), config.get('train', {})
+  spec = _spec(run_dir)
   entry = {'run_dir': run_dir, 'name': os.path.basename(os.path.normpath(run_dir)),
-           'task': config.get('task', {}).get('name'),
-           'core': agent.get('core'), 'seed': train.get('seed'),
-           'total_steps': train.get('total_steps'),
-           'resolution': config.get('task', {}).get('kwargs', {}).get(
-               'resolution')}
+           'task': spec.task.name, 'core': spec.agent.core,
+           'seed': spec.train.seed, 'total_steps': spec.train.total_steps,
+           'resolution': spec.task.kwargs.get('resolution')}
   metric, mode = _setting('metric', task), _setting('mode', task)
   steps, values, wall = common.tensorboard_curve(run_dir, metric,
                                                  wall_times=True)
@@ -160,10 +157,10 @@ def study_run(run_dir, task):
   return entry
 
 
-def _config(run_dir):
-  from meta_rl.run import rundir  # pylint: disable=g-import-not-at-top
+def _spec(run_dir):
+  from meta_rl import spec  # pylint: disable=g-import-not-at-top
   try:
-    return rundir.read_run_config(run_dir)
+    return spec.RunSpec.load(run_dir)
   except ValueError as e:
     common.fail(f'--runs {run_dir}: {str(e).splitlines()[0]}')
 
@@ -281,7 +278,7 @@ def main(argv):
   if missing or not run_dirs:
     common.fail(f'--runs: no run dir {missing[0] if missing else FLAGS.runs}')
   common.check_output_dir(FLAGS.output_dir, 'output_dir')
-  tasks = {(_config(d).get('task') or {}).get('name') for d in run_dirs}
+  tasks = {_spec(d).task.name for d in run_dirs}
   if len(tasks) != 1 or not tasks <= set(TASKS):
     common.fail(f'--runs: runs of one task of {", ".join(TASKS)} (got '
                 f'{", ".join(sorted(map(str, tasks)))})')

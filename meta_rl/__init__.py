@@ -7,6 +7,9 @@ The public API:
       SavedModel out;
   TaskConfig, AgentConfig, A2CConfig, TrainConfig, RunConfig
       the configs (frozen dataclasses; each validates its values);
+  RunSpec
+      the one description of a run (task, agent, A2C, training): what
+      config.json and each export's metadata (`run`) hold (`meta_rl.spec`);
   make_agent, MetaRLAgent, CORES
       the agents of Figure 1 and their cores;
   InGraphTrainer, PythonEnvTrainer
@@ -30,7 +33,7 @@ The public API:
       what the library raises besides ValueError.
 
 Modules: `agent`, `losses`, `training`, `metrics` (episode bookkeeping),
-`preflight` (a run's sizes and settings checked before it starts),
+`preflight` (a run's sizes and settings checked before it starts), `spec`,
 `experiment`, `export`, `analysis`; packages: `run` (the run loop around a
 trainer, run dirs, checkpoints, progress, held-out evaluation while training:
 `meta_rl.run.run(trainer, run_dir)`), `evaluation` (a module per topic:
@@ -54,11 +57,12 @@ from meta_rl.evaluation import (AgentPolicy, Evaluation, SavedModelPolicy,
                                 SignatureMismatchError, evaluate_core,
                                 evaluate_dm_env, play_dm_env_episodes,
                                 play_episodes)
-from meta_rl.experiment import (RunConfig, TaskConfig, TrainResult,
-                                export_checkpoint, train)
+from meta_rl.experiment import (RunConfig, TrainResult, export_checkpoint,
+                                train)
 from meta_rl.export import export_agent
 from meta_rl.losses import A2CExtra, a2c_loss
 from meta_rl.run import DiskFullError, RunDirError, RunResult
+from meta_rl.spec import RunSpec, TaskConfig
 from meta_rl.task_specs import TaskSpec
 from meta_rl.training import (A2CConfig, InGraphTrainer, NonFiniteLossError,
                               PythonEnvTrainer, TrainConfig)
@@ -66,7 +70,7 @@ from meta_rl.training import (A2CConfig, InGraphTrainer, NonFiniteLossError,
 __version__ = '0.1.0'
 
 __all__ = [
-    'train', 'TaskConfig', 'AgentConfig', 'A2CConfig', 'TrainConfig',
+    'train', 'RunSpec', 'TaskConfig', 'AgentConfig', 'A2CConfig', 'TrainConfig',
     'RunConfig', 'TrainResult', 'make_agent', 'MetaRLAgent', 'CORES',
     'InGraphTrainer', 'PythonEnvTrainer', 'run', 'RunResult', 'a2c_loss',
     'A2CExtra', 'export_agent', 'export_checkpoint', 'evaluate_core',

@@ -81,6 +81,27 @@ class AgentConfig:
   seed: int = 0
   popart: bool = False
 
+  def __post_init__(self):
+    # JSON gives lists: back to the tuples a frozen config holds.
+    for name in ('stacked_units', 'reward_values'):
+      object.__setattr__(self, name, tuple(getattr(self, name)))
+    if self.core not in CORES:
+      raise ValueError(f'unknown core {self.core!r}; choose one of '
+                       f'{", ".join(CORES)}')
+    if isinstance(self.num_units, bool) or not isinstance(
+        self.num_units, int) or self.num_units < 1:
+      raise ValueError(f'num_units must be an integer >= 1, got '
+                       f'{self.num_units!r}')
+    if len(self.stacked_units) != 2 or not all(
+        isinstance(u, int) and not isinstance(u, bool) and u >= 1
+        for u in self.stacked_units):
+      raise ValueError(f'stacked_units must be two integers >= 1, got '
+                       f'{self.stacked_units!r}')
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+               for v in self.reward_values):
+      raise ValueError(f'reward_values must be numbers, got '
+                       f'{self.reward_values!r}')
+
 
 class AgentOutput(NamedTuple):
   logits: tf.Tensor  # float32 [B, A] (or [T, B, A] from `unroll`)
@@ -290,9 +311,6 @@ class MetaRLAgent(keras.layers.Layer):
                num_actions: int, config: AgentConfig = AgentConfig(),
                **kwargs):
     super().__init__(**kwargs)
-    if config.core not in CORES:
-      raise ValueError(f'unknown core {config.core!r}; choose one of '
-                       f'{", ".join(CORES)}')
     for key in observation_spec:
       if key in ('prev_action', 'prev_reward'):
         raise ValueError(f'observation key {key!r} clashes with an input name')

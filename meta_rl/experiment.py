@@ -15,7 +15,6 @@ must not land in the serving path).
 """
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -23,59 +22,14 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import environments
 from meta_rl import agent as agent_lib
-from meta_rl import curriculum as curriculum_lib
 from meta_rl import evaluation
 from meta_rl import export
 from meta_rl import preflight
 from meta_rl import training
 from meta_rl.run import checkpoints, errors, heldout, loop, rundir
+from meta_rl.spec import RunSpec, TaskConfig
 from meta_rl.run.errors import RunDirError  # pylint: disable=unused-import
 from meta_rl.training import NonFiniteLossError  # pylint: disable=unused-import
-
-
-@dataclasses.dataclass(frozen=True)
-class TaskConfig:
-  """Which task to train on.
-
-  Attributes:
-    name: a task of `environments.TASKS`.
-    kwargs: the task's own arguments (e.g. `{'num_trials': 100}`).
-    action_repeat: primitive steps per agent decision (`ActionRepeat`).
-    curriculum: stages `(start, {setting: value})` that change the task's
-      settings (any of `kwargs`, and `action_repeat`) from `start` decisions
-      on (`meta_rl.curriculum`); the task above is the first stage, the last
-      stage's settings the task the run ends on (`final`).
-  """
-  name: str
-  kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-  action_repeat: int = 1
-  curriculum: Tuple[Tuple[int, Mapping[str, Any]], ...] = ()
-
-  def __post_init__(self):
-    object.__setattr__(self, 'curriculum',
-                       curriculum_lib.normalise(self.curriculum))
-
-  def make_core(self) -> environments.BatchedCore:
-    """The core of this task's first stage (`stages` for the others)."""
-    return environments.make_core(self.name, action_repeat=self.action_repeat,
-                                  **self.kwargs)
-
-  def stages(self) -> Tuple[Tuple[int, 'TaskConfig'], ...]:
-    """`(start in decisions, the task from then on)` for each stage, the
-    first at 0; ValueError for a curriculum setting the task does not have
-    or a value of the wrong kind."""
-    base = dict(self.kwargs, action_repeat=self.action_repeat)
-    out = []
-    for start, values in curriculum_lib.settings(base, self.curriculum,
-                                                 list(base)):
-      values = dict(values)
-      repeat = values.pop('action_repeat')
-      out.append((start, TaskConfig(self.name, values, repeat)))
-    return tuple(out)
-
-  def final(self) -> 'TaskConfig':
-    """The task the run ends on (itself without a curriculum)."""
-    return self.stages()[-1][1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,14 +116,6 @@ class TrainResult:
     return self.stopped_by is not None
 
 
-def run_config_dict(task: TaskConfig, agent: agent_lib.AgentConfig,
-                    a2c: training.A2CConfig,
-                    train: training.TrainConfig) -> Dict[str, Any]:
-  """What config.json holds (and `--resume` checks)."""
-  return {'task': dataclasses.asdict(task), 'agent': dataclasses.asdict(agent),
-          'a2c': dataclasses.asdict(a2c), 'train': dataclasses.asdict(train)}
-
-
 def _task_kwargs(task: TaskConfig, core) -> Dict[str, Any]:
   """The task's arguments, with its trial count made explicit (so that
   evaluation tests on the episode length the agent was trained on)."""
@@ -180,45 +126,19 @@ def _task_kwargs(task: TaskConfig, core) -> Dict[str, Any]:
   return kwargs
 
 
-def _export(net, task: TaskConfig, core, agent: agent_lib.AgentConfig,
-            a2c: training.A2CConfig, train_config: training.TrainConfig,
-            run_dir: str, metadata: Mapping[str, Any]) -> str:
-  """Writes RUN_DIR/saved_model/<next version>/ with the run's metadata:
-  the task the run ends on (`TaskConfig.final`; `core` is its core) and
-  the curriculum that led there, if any."""
-  meta = dict(metadata)
-  final = task.final()
-  if task.curriculum:
-    meta['curriculum'] = [list(stage) for stage in task.curriculum]
-  meta.update(
-      task=task.name,
-      task_kwargs=_task_kwargs(final, core),
-      action_repeat=final.action_repeat,
-      agent_config=dataclasses.asdict(agent),
-      a2c_config=dataclasses.asdict(a2c),
-      train_config=dataclasses.asdict(train_config),
-      exported_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
+def _export(net, spec: RunSpec, core, run_dir: str,
+            metadata: Mapping[str, Any]) -> str:
+  """Writes RUN_DIR/saved_model/<next version>/ with the run's metadata: the
+  run's spec (`run`, as in config.json) and the task the export serves, the
+  one the run ends on (`task`, `task_kwargs`, `action_repeat`; `core` is its
+  core)."""
+  final = spec.task.final()
+  meta = dict(metadata, task=final.name,
+              task_kwargs=_task_kwargs(final, core),
+              action_repeat=final.action_repeat, run=spec.to_json(),
+              exported_at=time.strftime('%Y-%m-%dT%H:%M:%S%z'))
   return export.export_agent(net, core.observation_spec(),
                              os.path.join(run_dir, 'saved_model'), meta)
-
-
-def run_configs(run_dir: str):
-  """(TaskConfig, AgentConfig, A2CConfig, TrainConfig) of a run, from its
-  config.json; RunDirError (one line) if missing or not a run's."""
-  path = os.path.join(run_dir, rundir.CONFIG_FILE)
-  try:
-    with open(path) as f:
-      config = json.load(f)
-    return (TaskConfig(**config['task']),
-            agent_lib.AgentConfig(**{
-                k: tuple(v) if isinstance(v, list) else v
-                for k, v in config['agent'].items()}),
-            training.A2CConfig(**config['a2c']),
-            training.TrainConfig(**config['train']))
-  except OSError as e:
-    raise RunDirError(f'cannot read {path}: {e.strerror}') from e
-  except (ValueError, TypeError, KeyError, AttributeError) as e:
-    raise RunDirError(f'{path} is not a run configuration ({e})') from e
 
 
 def export_checkpoint(run_dir: str, update: Optional[int] = None,
@@ -238,7 +158,7 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None,
       `update`, or no checkpoint that is not damaged.
     ValueError: the checkpoint does not hold this run's agent.
   """
-  task, _, a2c, train_config = run_configs(run_dir)
+  spec = RunSpec.load(run_dir)
   extra = {}
   if best:
     if update is not None:
@@ -255,12 +175,12 @@ def export_checkpoint(run_dir: str, update: Optional[int] = None,
   if best:
     newest = checkpoints.disk_checkpoints(os.path.join(run_dir, 'checkpoints'))
     extra['trained_updates'] = max(newest) if newest else update
-  core = task.final().make_core()
+  core = spec.task.final().make_core()
   net = evaluation.checkpoint_agent(run_dir, prefix, core)
-  steps = update * train_config.batch_size * train_config.unroll_length
-  return _export(net, task, core, net.config, a2c, train_config, run_dir,
-                 dict(extra, num_updates=update, env_steps=steps,
-                      checkpoint=os.path.relpath(prefix, run_dir)))
+  steps = update * spec.train.batch_size * spec.train.unroll_length
+  return _export(net, spec, core, run_dir, dict(
+      extra, num_updates=update, env_steps=steps,
+      checkpoint=os.path.relpath(prefix, run_dir)))
 
 
 def make_trainer(task: TaskConfig, net, a2c: training.A2CConfig,
@@ -335,10 +255,8 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
       f'[{task.name}] {line}'))
   try:
     rundir.prepare_run_dir(
-        run.run_dir, run_config_dict(task, agent, a2c, train_config),
-        run.resume, defaults=run_config_dict(
-            TaskConfig(task.name), agent_lib.AgentConfig(),
-            training.A2CConfig(), training.TrainConfig()),
+        run.run_dir, RunSpec(task, agent, a2c, train_config).to_json(),
+        run.resume, defaults=RunSpec.defaults(task.name).to_json(),
         adopt=run.adopt_dir)
   except BaseException:
     lock.release(remove_dir=True)  # a dir made only for the lock goes too
@@ -405,7 +323,7 @@ def _train_locked(*, task, agent, a2c, train_config, run, metadata, log,
       elif run.export_which == 'best':
         log(f'[{task.name}] no held-out evaluation gave a score; exporting '
             'the last update')
-      path = _export(exporting, task, core, agent, a2c, train_config,
+      path = _export(exporting, RunSpec(task, agent, a2c, train_config), core,
                      run.run_dir, meta)
       exported = True
   return TrainResult(run.run_dir, path, result.num_updates, result.env_steps,
@@ -421,18 +339,15 @@ def _continued(run_dir: str, train_config: training.TrainConfig, name: str
   (`schedule_steps`). A run dir without a readable config.json is left to
   `rundir.prepare_run_dir` to refuse."""
   try:
-    saved = rundir.read_run_config(run_dir).get('train')
-  except RunDirError:
-    return train_config, None
-  if not isinstance(saved, dict) or not isinstance(
-      saved.get('total_steps'), int):
+    saved = RunSpec.load(run_dir).train
+  except (ValueError, OSError):
     return train_config, None
   if train_config.schedule_steps is not None:
     return train_config, None  # given: prepare_run_dir checks it is the run's
-  schedule = saved.get('schedule_steps') or saved['total_steps']
+  schedule = saved.schedule_steps or saved.total_steps
   line = None
-  if train_config.total_steps != saved['total_steps']:
-    line = (f'[{name}] total_steps {saved["total_steps"]} -> '
+  if train_config.total_steps != saved.total_steps:
+    line = (f'[{name}] total_steps {saved.total_steps} -> '
             f'{train_config.total_steps}; the learning-rate and entropy '
             f'schedules keep their length ({schedule} steps), then their '
             'final values')

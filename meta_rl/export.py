@@ -69,7 +69,9 @@ from environments import core as core_lib
 from meta_rl.agent import MetaRLAgent, sample_action
 
 METADATA_FILE = 'meta_rl.json'
-FORMAT_VERSION = 1
+# 2: the run's description is the `run` entry (`meta_rl.spec.RunSpec`, as in
+# config.json), no longer agent_config/a2c_config/train_config/curriculum.
+FORMAT_VERSION = 2
 WARMUP_FILE = 'tf_serving_warmup_requests'  # the name TF Serving looks for
 WARMUP_BATCH_SIZES = (1, 4)
 TEMP_PREFIX = '.tmp-'  # temporary export folders: `.tmp-<version>-<pid>`

@@ -16,8 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from meta_rl import experiment
-from meta_rl.run import checkpoints
+from meta_rl import spec as spec_lib
 from meta_rl import training
+from meta_rl.run import checkpoints
 from meta_rl.run.errors import RunDirError
 
 
@@ -40,7 +41,9 @@ def replay_updates(run_dir: str, update: Optional[int], num_updates: int,
   """
   if num_updates < 1:
     raise ValueError(f'num_updates must be >= 1, got {num_updates}')
-  task, agent_config, a2c, train_config = experiment.run_configs(run_dir)
+  spec = spec_lib.RunSpec.load(run_dir)
+  task, agent_config, a2c, train_config = (spec.task, spec.agent, spec.a2c,
+                                           spec.train)
   if learning_rate is not None and a2c.learning_rate_final is not None:
     raise ValueError('learning_rate cannot replace a scheduled learning rate '
                      '(the run set learning_rate_final)')

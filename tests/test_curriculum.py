@@ -202,13 +202,14 @@ def test_the_launcher_trains_evaluates_and_exports_the_final_task(tmp_path):
   assert meta['action_repeat'] == 4
   assert meta['task_kwargs']['momentum'] == 0.25
   assert meta['task_kwargs']['fixation_hold'] == 4
-  assert meta['curriculum'] == [[30, {
+  config = json.loads((run_dir / 'config.json').read_text())
+  assert config['task']['action_repeat'] == 1
+  # One description of the run, written the same way in both places.
+  assert meta['run'] == config
+  assert config['task']['curriculum'] == [[30, {
       'momentum': 0.25, 'fixation_hold': 4, 'hold_still': True,
       'action_repeat': 4, 'turn_degrees': 1.1, 'intertrial_interval': 10,
       'max_steps': 160}]]
-  config = json.loads((run_dir / 'config.json').read_text())
-  assert config['task']['action_repeat'] == 1
-  assert config['task']['curriculum'][0][0] == 30
 
 
 def test_a_bad_curriculum_flag_is_one_line_before_any_work(tmp_path):

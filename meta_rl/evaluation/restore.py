@@ -3,22 +3,14 @@
 weights (`saved_model_agent`).
 """
 
-import json
-import os
-from typing import Any, Dict
 
 import tensorflow as tf
 
 from environments import core as core_lib
 from meta_rl import agent as agent_lib
 from meta_rl import export as export_lib
+from meta_rl import spec as spec_lib
 from meta_rl.evaluation.policies import AgentPolicy
-
-
-def _agent_config(fields: Dict[str, Any]) -> agent_lib.AgentConfig:
-  """An `AgentConfig` from its JSON fields (lists back to tuples)."""
-  return agent_lib.AgentConfig(**{
-      k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
 
 
 def checkpoint_agent(run_dir: str, checkpoint: str,
@@ -30,9 +22,7 @@ def checkpoint_agent(run_dir: str, checkpoint: str,
 
   Raises ValueError if the checkpoint does not hold this agent's weights.
   """
-  with open(os.path.join(run_dir, 'config.json')) as f:
-    fields = json.load(f)['agent']
-  config = _agent_config(fields)
+  config = spec_lib.RunSpec.load(run_dir).agent
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions, config)
   try:
     tf.train.Checkpoint(agent=net).restore(
@@ -45,23 +35,20 @@ def checkpoint_agent(run_dir: str, checkpoint: str,
 
 def saved_model_agent(path: str, observation_spec, num_actions: int):
   """An exported agent rebuilt with this version's code: the network of the
-  SavedModel's `agent_config` (its metadata) for these observations and
+  SavedModel's agent config (`RunSpec.from_metadata`) for these observations and
   actions, with the SavedModel's weights copied in (e.g. to fine-tune it, or
   to check that the current agent code computes what the export did).
 
-  Raises ValueError if the SavedModel has no agent config or its weights do
+  Raises ValueError if the SavedModel describes no run or its weights do
   not fit the rebuilt network (compared in tracking order, by shape).
   """
   path = export_lib.latest_version_dir(path)
-  fields = export_lib.read_metadata(path).get('agent_config')
-  if not fields:
-    raise ValueError(f'{path}: no agent_config in its metadata')
-  config = _agent_config(fields)
+  config = spec_lib.RunSpec.from_metadata(export_lib.read_metadata(path)).agent
   net = agent_lib.make_agent(observation_spec, num_actions, config)
   saved = tf.saved_model.load(path).variables
   if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in net.variables]:
     raise ValueError(f'the weights of {path} do not fit a {config.core} agent '
-                     'of its agent_config')
+                     'of its agent config')
   for target, value in zip(net.variables, saved):
     target.assign(value)
   return net
