@@ -21,6 +21,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import signal
 import sys
 from typing import Any, Dict, Optional
@@ -362,9 +363,18 @@ def _all_floats(values):
   return True
 
 
+def as_flags(message, fv=FLAGS):
+  """A library message in a launcher's words: the library names a setting in
+  backticks (`batch_size`, the config field), the launcher by its flag
+  (--batch_size). Names that are not flags of `fv` keep their backticks."""
+  return re.sub(r'`([A-Za-z_][A-Za-z0-9_]*)`',
+                lambda m: f'--{m[1]}' if m[1] in fv else m[0], message)
+
+
 def fail(message, status=2):
-  """One clear line on stderr, then exit (2: bad input)."""
-  print(f'error: {message}', file=sys.stderr, flush=True)
+  """One clear line on stderr (settings named as flags: `as_flags`), then
+  exit (2: bad input)."""
+  print(f'error: {as_flags(message)}', file=sys.stderr, flush=True)
   sys.exit(status)
 
 

@@ -274,8 +274,8 @@ def train(task: TaskConfig, agent: agent_lib.AgentConfig,
             f'{list(latest.values())[-1]}' if latest else 'no checkpoint yet')
     raise errors.DiskFullError(
         f'no space left on the device writing {run.run_dir}; nothing written '
-        f'before is lost ({last}); free some space and rerun with '
-        '--resume') from e
+        f'before is lost ({last}); free some space and continue it '
+        '(`resume`)') from e
   finally:
     lock.release()
 

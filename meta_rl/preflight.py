@@ -83,17 +83,17 @@ def int32_sizes(core: core_lib.BatchedCore, agent: MetaRLAgent,
   `InGraphTrainer` whose size TensorFlow handles in int32."""
   k, b = train.unroll_length, train.batch_size
   features = int(agent.encode(agent.dummy_inputs(1)).shape[-1])
-  sizes = {'--batch_size * --unroll_length (the [K, B] rewards)': k * b,
-           f'--batch_size * --unroll_length * {agent.num_actions} actions '
+  sizes = {'`batch_size` * `unroll_length` (the [K, B] rewards)': k * b,
+           f'`batch_size` * `unroll_length` * {agent.num_actions} actions '
            '(the [K, B, A] logits)': k * b * agent.num_actions,
-           f'--batch_size * --unroll_length * {features} features (their '
+           f'`batch_size` * `unroll_length` * {features} features (their '
            '[K, B, F] gradient)': k * b * features}
   activations = _conv_activations(agent)
   for key, spec in agent.observation_spec.items():
     if key in activations:
       n = _elements(spec.shape)
       shape = 'x'.join(map(str, spec.shape))
-      sizes[f'--batch_size * --unroll_length * {n} (the {shape} frames '
+      sizes[f'`batch_size` * `unroll_length` * {n} (the {shape} frames '
             f'{key!r} of an unroll)'] = k * b * n
   return sizes
 
@@ -208,7 +208,7 @@ def check_reward_values(core: core_lib.BatchedCore, agent: MetaRLAgent):
   if len(rewards) > 20:
     shown += ', ...'
   raise ValueError(
-      f'--reward_values {",".join(f"{v:g}" for v in values)}: none is a '
+      f'`reward_values` {",".join(f"{v:g}" for v in values)}: none is a '
       f'reward of the task {core.name!r} (it pays {shown}); the one-hot '
       'reward input would always be zeros')
 
@@ -253,17 +253,17 @@ def check_config(task_kwargs, agent_config, train: TrainConfig,
                  limit: Optional[int] = None) -> None:
   """ValueError (one line) if `config_memory`'s lower bounds exceed
   `limit` (default `memory_limit()`): refused before the task or the agent
-  is built (a huge --num_units or --resolution would otherwise fail in the
+  is built (a huge `num_units` or `resolution` would otherwise fail in the
   middle of an allocation of many GB)."""
   limit = memory_limit() if limit is None else limit
   parts = config_memory(task_kwargs, agent_config, train)
   need = sum(parts.values())
   if need > limit:
     biggest = max(parts, key=parts.get)
-    settings = {'core weights': ('--stacked_units' if agent_config.core ==
-                                 'stacked_lstm' else '--num_units'),
-                'frames': '--resolution, --batch_size or --unroll_length',
-                'image set': '--resolution or --num_images'}[biggest]
+    settings = {'core weights': ('`stacked_units`' if agent_config.core ==
+                                 'stacked_lstm' else '`num_units`'),
+                'frames': '`resolution`, `batch_size` or `unroll_length`',
+                'image set': '`resolution` or `num_images`'}[biggest]
     raise ValueError(
         f'this run needs at least {_gib(need)} of memory ({biggest}: '
         f'{_gib(parts[biggest])}), more than the {_gib(limit)} of this '
@@ -280,18 +280,18 @@ def check_run(core: core_lib.BatchedCore, agent: MetaRLAgent,
   for what, n in int32_sizes(core, agent, train).items():
     if n > INT32_MAX:
       raise ValueError(
-          f'{what} = {n} elements at --batch_size={train.batch_size} '
-          f'--unroll_length={train.unroll_length}: more than {INT32_MAX} '
+          f'{what} = {n} elements at `batch_size`={train.batch_size} '
+          f'`unroll_length`={train.unroll_length}: more than {INT32_MAX} '
           '(2**31 - 1), the int32 limit of TensorFlow on the size of a '
-          'tensor; lower --batch_size or --unroll_length')
+          'tensor; lower `batch_size` or `unroll_length`')
   limit = memory_limit() if limit is None else limit
   parts = update_memory(core, agent, train)
   need = sum(parts.values())
   if need > limit:
     biggest = max(parts, key=parts.get)
     raise ValueError(
-        f'one update at --batch_size={train.batch_size} '
-        f'--unroll_length={train.unroll_length} needs about {_gib(need)} '
+        f'one update at `batch_size`={train.batch_size} '
+        f'`unroll_length`={train.unroll_length} needs about {_gib(need)} '
         f'of memory (estimate; most for {biggest}: {_gib(parts[biggest])}), '
-        f'more than the {_gib(limit)} of this machine; lower --batch_size or '
-        '--unroll_length')
+        f'more than the {_gib(limit)} of this machine; lower `batch_size` or '
+        '`unroll_length`')

@@ -129,3 +129,13 @@ def test_evaluate_without_the_analysis_extra_skips_only_the_figure(tmp_path):
   assert 'no figure: matplotlib' in proc.stderr
   assert sorted(os.listdir(tmp_path)) == ['tb', 'two_step.json']
   assert 'two_step.png' not in proc.stdout
+
+
+def test_library_settings_are_printed_as_the_launchers_flags():
+  import common  # pylint: disable=g-import-not-at-top
+  fv = flags.FlagValues()
+  flags.DEFINE_integer('batch_size', 1, '', flag_values=fv)
+  flags.DEFINE_boolean('resume', False, '', flag_values=fv)
+  assert common.as_flags(
+      'lower `batch_size` or `unroll_length`; resume it (`resume`)', fv) == (
+          'lower --batch_size or `unroll_length`; resume it (--resume)')

@@ -286,7 +286,8 @@ def test_experiment_train_entry_point(tmp_path):
   assert (result.num_updates, result.env_steps) == (2, 40)
   policy = evaluation.SavedModelPolicy(result.saved_model)
   assert policy.metadata['task_kwargs'] == {'num_trials': 5}
-  with pytest.raises(experiment.RunDirError, match='exists'):
+  with pytest.raises(experiment.RunDirError,
+                     match=r'exists; resume it \(`resume`\)'):
     experiment.train(task, agent, a2c, train, run)
   with pytest.raises(experiment.RunDirError, match='a2c.gamma was 0.9'):
     experiment.train(task, agent, A2CConfig(gamma=0.5), train,

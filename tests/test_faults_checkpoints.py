@@ -332,7 +332,7 @@ def test_a_full_disk_is_one_clear_error_and_loses_nothing(tmp_path,
         run_dir, checkpoint_every=1, log_every_secs=0, handle_signals=False),
                      log=lambda s: None)
   message = str(info.value)
-  assert 'no space left on the device' in message and '--resume' in message
+  assert 'no space left on the device' in message and '(`resume`)' in message
   assert f'last good checkpoint is {run_dir}/checkpoints/ckpt-2' in message
   assert isinstance(info.value, ValueError)  # launchers: one line, exit 2
   monkeypatch.undo()

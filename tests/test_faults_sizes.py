@@ -135,7 +135,9 @@ def test_reward_values_need_one_that_the_task_pays():
   check((0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 5.0))
   check((5.0,))
   check((7.0,), use_reward_input=False)  # the reward is not an input
-  with pytest.raises(ValueError, match='--reward_values 0.6,7: none'):
+  # From Python the setting is named as the config field; a launcher prints
+  # it as its flag (`common.as_flags`, the other tests here).
+  with pytest.raises(ValueError, match='`reward_values` 0.6,7: none'):
     check((0.6, 7.0))
 
 

@@ -66,7 +66,8 @@ def test_existing_run_dir_is_refused_untouched(run_dir):
   before = _tree(run_dir)
   proc = _launch('bandits.py', '--task=easy', f'--run_dir={run_dir}',
                  '--total_steps=800', *TINY, check=2)
-  assert 'exists' in _error_line(proc)
+  # The library's `resume` is the launcher's flag (`common.as_flags`).
+  assert 'exists; resume it (--resume) or choose another' in _error_line(proc)
   assert _tree(run_dir) == before
 
 

@@ -11,7 +11,7 @@ Both return the same dict of per-episode, per-step arrays (`summary.summarise`
 turns it into means and standard errors); `write_recording` saves them.
 """
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import dm_env
 import numpy as np
@@ -55,20 +55,65 @@ def play_episodes(core: core_lib.BatchedCore, policy, num_episodes: int,
   return _episodes_dict(columns, states, record_states)
 
 
+class Transition(NamedTuple):
+  """One step of `in_graph_episodes`, handed to its `collect`."""
+  info: Dict[str, tf.Tensor]  # the task's ground truth before the step
+  action: tf.Tensor  # int32 [N]
+  value: tf.Tensor  # float32 [N], the policy's value estimate
+  state: Dict[str, tf.Tensor]  # the policy state after the step
+  step: Any  # the core's `Step` (reward, metrics, last, observation, ...)
+  alive: tf.Tensor  # bool [N]: the environment's first episode still runs
+
+
+def in_graph_episodes(core: core_lib.BatchedCore, policy: TFPolicy, n: int,
+                      seed: int, collect: Callable[[tf.Tensor, Any, Transition],
+                                                   Any], carry: Any,
+                      with_info: bool = False) -> Tuple[Any, tf.Tensor]:
+  """The in-graph episode loop of evaluation: a TF policy plays the first
+  episode of each of `n` environments of `core`, frozen, inside the caller's
+  `tf.function`.
+
+  Step t draws the task from `fold_in(make_key(seed), t)` (the reset from
+  `fold_in(root, -1)`, actions from `fold_in(root, -2)` folded with t), as
+  `_play_in_python` does, so every policy meets the same tasks. After each
+  step, `carry = collect(t, carry, Transition(...))` (`info` is empty unless
+  `with_info`). The loop stops when every first episode has ended; a finished
+  environment is stepped on, `alive` False, until then. Returns
+  `(carry, steps taken)`.
+  """
+  root = core_lib.make_key(seed)
+  act_root = core_lib.fold_in(root, -2)
+  env_state, obs = core.reset(core_lib.fold_in(root, -1), n)
+  state = policy.tf_initial_state(n)
+  prev_action = -tf.ones([n], tf.int32)
+  prev_reward = tf.zeros([n], tf.float32)
+  alive = tf.ones([n], tf.bool)
+  steps = tf.constant(0)
+  for t in tf.range(core.episode_length):
+    if not tf.reduce_any(alive):
+      break
+    inputs = dict(obs, prev_action=prev_action, prev_reward=prev_reward)
+    action, value, state = policy.tf_step_with_value(
+        inputs, state, core_lib.fold_in(act_root, t))
+    info = core.task_info(env_state) if with_info else {}
+    env_state, step = core.step(core_lib.fold_in(root, t), env_state, action)
+    carry = collect(t, carry, Transition(info, action, value, state, step,
+                                         alive))
+    alive = tf.logical_and(alive, tf.logical_not(step.last))
+    obs, prev_action, prev_reward = step.observation, action, step.reward
+    steps = t + 1
+  return carry, steps
+
+
 def _play_in_graph(core, policy, n, horizon, seed, record_n, record_states):
-  """The episode loop of a TF policy in one tf.function; time-major output."""
+  """`in_graph_episodes` recording every step; time-major output."""
 
   @tf.function
   def play():
     root = core_lib.make_key(seed)
-    act_root = core_lib.fold_in(root, -2)
-    env_state, obs = core.reset(core_lib.fold_in(root, -1), n)
-    state = policy.tf_initial_state(n)
-    prev_action = -tf.ones([n], tf.int32)
-    prev_reward = tf.zeros([n], tf.float32)
-    alive = tf.ones([n], tf.bool)
+    env_state, _ = core.reset(core_lib.fold_in(root, -1), n)
     # Shapes of what a step produces, for the TensorArrays.
-    _, probe = core.step(root, env_state, prev_action + 1)
+    _, probe = core.step(root, env_state, tf.zeros([n], tf.int32))
     # Known element shapes: steps after every episode ended are never
     # written and stack as zeros (the loop stops early then).
     def array(dtype, shape):
@@ -83,25 +128,23 @@ def _play_in_graph(core, policy, n, horizon, seed, record_n, record_states):
     columns.update({f'metric_{k}': array(tf.float32, [n])
                     for k in probe.metrics})
     states = ({k: array(tf.float32, [record_n, v.shape[-1]])
-               for k, v in state.items()} if record_states else {})
-    for t in tf.range(horizon):
-      if not tf.reduce_any(alive):
-        break
-      inputs = dict(obs, prev_action=prev_action, prev_reward=prev_reward)
-      action, value, state = policy.tf_step_with_value(
-          inputs, state, core_lib.fold_in(act_root, t))
-      info = core.task_info(env_state)
-      env_state, step = core.step(core_lib.fold_in(root, t), env_state, action)
-      mask = tf.cast(alive, tf.float32)
-      values = {'actions': action, 'rewards': step.reward * mask,
-                'values': value * mask, 'valid': alive}
-      values.update({f'info_{k}': v for k, v in info.items()})
+               for k, v in policy.tf_initial_state(n).items()}
+              if record_states else {})
+
+    def collect(t, carry, tr):
+      columns, states = carry
+      mask = tf.cast(tr.alive, tf.float32)
+      values = {'actions': tr.action, 'rewards': tr.step.reward * mask,
+                'values': tr.value * mask, 'valid': tr.alive}
+      values.update({f'info_{k}': v for k, v in tr.info.items()})
       values.update({f'metric_{k}': tf.cast(v, tf.float32) * mask
-                     for k, v in step.metrics.items()})
-      columns = {k: ta.write(t, values[k]) for k, ta in columns.items()}
-      states = {k: ta.write(t, state[k][:record_n]) for k, ta in states.items()}
-      alive = tf.logical_and(alive, tf.logical_not(step.last))
-      obs, prev_action, prev_reward = step.observation, action, step.reward
+                     for k, v in tr.step.metrics.items()})
+      return ({k: ta.write(t, values[k]) for k, ta in columns.items()},
+              {k: ta.write(t, tr.state[k][:record_n])
+               for k, ta in states.items()})
+
+    (columns, states), _ = in_graph_episodes(
+        core, policy, n, seed, collect, (columns, states), with_info=True)
     return ({k: ta.stack() for k, ta in columns.items()},
             {k: ta.stack() for k, ta in states.items()})
 

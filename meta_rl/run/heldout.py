@@ -34,6 +34,7 @@ from meta_rl import evaluation
 from meta_rl import files
 from meta_rl import metrics as metrics_lib
 from meta_rl import task_specs
+from meta_rl.evaluation import rollout
 from meta_rl.run import progress
 
 # Inside RUN_DIR/checkpoints/.
@@ -68,36 +69,20 @@ class HeldOutEvaluator:
 
   def _play_fn(self):
     """Episode sums [N, M] of the first episode of each of N environments
-    (`metrics_lib.episode_keys` columns), and the steps taken."""
-    core, n = self.core, self.num_episodes
-    # The keys of `evaluation.rollout._play_in_graph`: the same episodes and
-    # draws.
-    root = core_lib.make_key(self.seed)
-    act_root = core_lib.fold_in(root, -2)
-    env_state, obs = core.reset(core_lib.fold_in(root, -1), n)
-    state = self._policy.tf_initial_state(n)
-    prev_action = -tf.ones([n], tf.int32)
-    prev_reward = tf.zeros([n], tf.float32)
-    alive = tf.ones([n], tf.bool)
-    running = metrics_lib.zero_episode_sums(self._keys, n)
-    totals = metrics_lib.zero_episode_sums(self._keys, n)
-    steps = tf.constant(0)
-    for t in tf.range(core.episode_length):
-      if not tf.reduce_any(alive):
-        break
-      inputs = dict(obs, prev_action=prev_action, prev_reward=prev_reward)
-      action, state = self._policy.tf_step(inputs, state,
-                                           core_lib.fold_in(act_root, t))
-      env_state, step = core.step(core_lib.fold_in(root, t), env_state,
-                                  action)
-      # Only each environment's first episode counts (a finished one is
-      # stepped on, unread, until all are done).
-      running, totals = metrics_lib.track_episodes(
-          running, totals, step.reward, step.metrics,
-          tf.logical_and(step.last, alive))
-      alive = tf.logical_and(alive, tf.logical_not(step.last))
-      obs, prev_action, prev_reward = step.observation, action, step.reward
-      steps = t + 1
+    (`metrics_lib.episode_keys` columns), and the steps taken: the episodes
+    and draws of `evaluation.play_episodes` (`in_graph_episodes`)."""
+    n = self.num_episodes
+
+    def collect(_, carry, tr):
+      running, totals = carry
+      # Only each environment's first episode counts.
+      return metrics_lib.track_episodes(
+          running, totals, tr.step.reward, tr.step.metrics,
+          tf.logical_and(tr.step.last, tr.alive))
+
+    zero = metrics_lib.zero_episode_sums(self._keys, n)
+    (_, totals), steps = rollout.in_graph_episodes(
+        self.core, self._policy, n, self.seed, collect, (zero, zero))
     return totals, steps
 
   def __call__(self) -> Dict[str, float]:

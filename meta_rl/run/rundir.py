@@ -203,7 +203,7 @@ def prepare_run_dir(run_dir: str, config: Dict[str, Any], resume: bool,
     present = os.listdir(run_dir) if os.path.exists(run_dir) else []
     others = [p for p in present if p not in RUN_ENTRIES]
     if (others and not adopt) or _has_progress(run_dir):
-      raise RunDirError(f'run dir {run_dir} exists; resume it (--resume) or '
+      raise RunDirError(f'run dir {run_dir} exists; resume it (`resume`) or '
                         'choose another run dir')
     # A run that failed before its first checkpoint (and export) left
     # nothing to resume: its entries are replaced.
