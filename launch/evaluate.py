@@ -188,7 +188,6 @@ def main(argv):
       common.fail(f'--record {record} is a directory')
     common.check_output_dir(os.path.dirname(os.path.abspath(record)),
                             'record')
-  import numpy as np  # pylint: disable=g-import-not-at-top
   from meta_rl import evaluation, files  # pylint: disable=g-import-not-at-top
 
   try:

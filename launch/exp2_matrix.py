@@ -57,7 +57,6 @@ def main(argv):
   for p in paths.values():
     if os.path.exists(p) and not FLAGS.overwrite:
       common.fail(f'{p} exists; pass --overwrite or choose --output_dir')
-  import numpy as np  # pylint: disable=g-import-not-at-top
   import environments  # pylint: disable=g-import-not-at-top
   from meta_rl import baselines, evaluation  # pylint: disable=g-import-not-at-top
 

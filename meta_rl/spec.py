@@ -16,7 +16,6 @@ curriculum that led there) and their `agent_config`, `a2c_config` and
 """
 
 import dataclasses
-import json
 import os
 from typing import Any, Dict, Mapping, Tuple
 

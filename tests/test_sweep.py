@@ -96,10 +96,9 @@ def test_evaluate_trial_scores_each_half(tmp_path):
   core = make_core('easy', num_trials=10)
   net = agent_lib.make_agent(core.observation_spec(), core.num_actions,
                              agent_lib.AgentConfig(num_units=8))
-  path = experiment._export(net, experiment.TaskConfig('easy'), core,
-                            net.config, experiment.training.A2CConfig(),
-                            experiment.training.TrainConfig(), str(tmp_path),
-                            {})
+  path = experiment._export(
+      net, experiment.RunSpec(experiment.TaskConfig('easy'), net.config), core,
+      str(tmp_path), {})
   ev = sweep.evaluate_trial(path, 40, seed=3)
   assert (ev['metric'], ev['mode'], ev['num_episodes']) == (
       'episode_regret', 'min', 40)
