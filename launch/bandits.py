@@ -13,6 +13,10 @@ from absl import flags
 
 import common
 
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from meta_rl import experiment
+
 
 def define_flags(fv):
   """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
@@ -41,7 +45,7 @@ def make_task(fv):
       raise ValueError('--volatility_scale applies to --task=restless only, '
                        f'not --task={fv.task}')
     kwargs['volatility_scale'] = fv.volatility_scale
-  return common.experiment.TaskConfig(fv.task, kwargs)
+  return experiment.TaskConfig(fv.task, kwargs)
 
 
 def main(argv):

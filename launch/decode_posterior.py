@@ -19,6 +19,9 @@ from absl import app
 from absl import flags
 
 import common
+
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from meta_rl import files
 
 flags.DEFINE_string('record', None, 'An .npz written by evaluate.py --record.')

@@ -44,9 +44,14 @@ from absl import flags
 
 import common
 
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import environments
+from meta_rl import baselines as baselines_lib
+
 flags.DEFINE_string('saved_model', None, 'SavedModel dir or base path with '
                     'integer versions.')
-flags.DEFINE_enum('task', None, list(common.environments.TASKS),
+flags.DEFINE_enum('task', None, list(environments.TASKS),
                   'Test task (default: the training task).')
 flags.DEFINE_integer('num_trials', None, 'Trials per episode (default: as '
                      'trained).')
@@ -60,7 +65,7 @@ flags.DEFINE_boolean('greedy', False, 'Take the argmax action instead of '
 flags.DEFINE_list('baselines', ['auto'],
                   "Baselines to run on the same test episodes ('auto': the "
                   "task's baselines in meta_rl.task_specs; empty: none). Names: " +
-                  ', '.join(common.baselines_lib.BASELINES) + '.')
+                  ', '.join(baselines_lib.BASELINES) + '.')
 common.define_baseline_flags()
 flags.DEFINE_string('env_factory', None, 'module:callable returning a '
                     'dm_env.Environment given seed=... (e.g. your own task); '
@@ -205,7 +210,7 @@ def main(argv):
     common.check_output_dir(out_dir, 'output_dir')
   meta = policy.metadata
   trained = meta.get('task')
-  tasks = common.environments.TASKS
+  tasks = environments.TASKS
   factory = core = None
   task_kwargs = {}
   if FLAGS.env_factory:

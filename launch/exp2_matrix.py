@@ -17,9 +17,13 @@ from absl import app
 from absl import flags
 
 import common
+
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import environments
 from meta_rl import files
 
-DISTS = list(common.environments.BANDIT_TASKS)
+DISTS = list(environments.BANDIT_TASKS)
 flags.DEFINE_list('runs', None, 'train_task=RUN_DIR pairs (trained agents).')
 flags.DEFINE_list('ablation_runs', [], 'train_task=RUN_DIR pairs of agents '
                   'trained without the reward input.')

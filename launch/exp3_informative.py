@@ -15,6 +15,9 @@ from absl import app
 from absl import flags
 
 import common
+
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
 from meta_rl import files
 from meta_rl import task_specs
 from environments import informative_bandit

@@ -23,6 +23,10 @@ from absl import app
 from absl import flags
 
 import common
+
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import environments
 from meta_rl import files
 from meta_rl import task_specs
 from environments import restless_bandit
@@ -61,7 +65,7 @@ def main(argv):
 
   ep = episodes['agent']
   nu = ep['info_volatility'][:, 0]
-  scale = common.environments.unwrap(core).volatility_scale
+  scale = environments.unwrap(core).volatility_scale
   print(f'fitting Rescorla-Wagner to {len(nu)} agent episodes...', file=sys.stderr)
   fit = analysis.fit_rescorla_wagner(ep['actions'], ep['rewards'])
   in_training = np.any([(nu >= lo) & (nu < hi)

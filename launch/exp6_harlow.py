@@ -28,6 +28,10 @@ from absl import app
 from absl import flags
 
 import common
+
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import environments
 from meta_rl import files
 from meta_rl import task_specs
 from environments import harlow
@@ -162,7 +166,7 @@ def _plot_episode(path, core, episodes, index=0, num_frames=40, columns=10):
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  task = common.environments.unwrap(core)
+  task = environments.unwrap(core)
   t = min(num_frames, int(episodes['valid'][index].sum()))
   info = {k[5:]: v[index, :t] for k, v in episodes.items()
           if k.startswith('info_')}
@@ -223,7 +227,7 @@ def main(argv):
 
   report = {'run_dir': FLAGS.run_dir, 'checkpoint': FLAGS.checkpoint,
             'image_dir': FLAGS.image_dir,
-            'test_images': common.environments.unwrap(core).num_images,
+            'test_images': environments.unwrap(core).num_images,
             'num_episodes': FLAGS.num_episodes, 'seed': FLAGS.seed,
             'results': {}, 'checkpoints': {}, 'runs': {}}
   agent_episodes = None

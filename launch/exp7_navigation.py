@@ -36,6 +36,10 @@ from absl import app
 from absl import flags
 
 import common
+
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import environments
 from meta_rl import files
 from environments import maze as maze_lib
 
@@ -81,7 +85,7 @@ def _plot(path, core, report, played, curves, title):
   import matplotlib.ticker  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
   from meta_rl import analysis  # pylint: disable=g-import-not-at-top
-  task = common.environments.unwrap(core)
+  task = environments.unwrap(core)
   fig, axes = plt.subplots(1, 5, figsize=(26, 5.2), gridspec_kw={
       'width_ratios': [1.2, 0.7, 1.3, 1.3, 1.4]})
   # a) learning curves: reward per episode over training.
@@ -201,14 +205,14 @@ def _plot_episode(path, core, episodes, trips, index, num_frames=32,
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   from meta_rl import analysis  # pylint: disable=g-import-not-at-top
-  task = common.environments.unwrap(core)
+  task = environments.unwrap(core)
   first = int(analysis.first_discovery(trips)[index])
   length = int(episodes['valid'][index].sum())
   # Frames leading up to the first discovery and the first return after it.
   begin = max(0, first - (num_frames // 2) * every) if first >= 0 else 0
   ts = np.arange(begin, length, every)[:num_frames]
   n = len(ts)
-  state, _ = task.reset(common.environments.core.make_key(0), n)
+  state, _ = task.reset(environments.core.make_key(0), n)
   state = state._replace(
       position=tf.constant(episodes['info_position'][index, ts], tf.float32),
       heading=tf.constant(episodes['info_heading'][index, ts], tf.float32),

@@ -20,6 +20,10 @@ from absl import flags
 
 import common
 
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from meta_rl import experiment
+
 flags.DEFINE_string('run_dir', None, 'Run dir of a training run.')
 flags.DEFINE_integer('checkpoint', None, 'Update of the checkpoint to export '
                      '(one of the kept or latest ones); default: the latest.')
@@ -38,7 +42,7 @@ def main(argv):
   if not FLAGS.run_dir:
     common.fail('--run_dir is required')
   try:
-    path = common.experiment.export_checkpoint(FLAGS.run_dir, FLAGS.checkpoint,
+    path = experiment.export_checkpoint(FLAGS.run_dir, FLAGS.checkpoint,
                                                best=FLAGS.best)
   except (OSError, ValueError) as e:  # RunDirError is a ValueError
     common.fail(str(e).splitlines()[0])

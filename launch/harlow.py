@@ -16,6 +16,11 @@ from absl import flags
 
 import common
 
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import environments
+from meta_rl import experiment
+
 TASK_FLAGS = ('resolution', 'num_trials', 'max_steps', 'fixation_hold',
               'hold_still', 'intertrial_interval', 'momentum', 'turn_degrees',
               'num_images', 'image_seed')
@@ -24,7 +29,7 @@ TASK_FLAGS = ('resolution', 'num_trials', 'max_steps', 'fixation_hold',
 def define_flags(fv):
   """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
   in_task = common.group('task', fv)
-  config = common.environments.HarlowConfig()
+  config = environments.HarlowConfig()
   flags.DEFINE_integer('resolution', config.resolution,
                        'Side of the rendered view in pixels (84: the paper).',
                        **in_task)
@@ -61,7 +66,7 @@ def make_task(fv):
   kwargs = {k: fv[k].value for k in TASK_FLAGS}
   if fv.image_dir:
     kwargs['image_dir'] = fv.image_dir
-  return common.experiment.TaskConfig('harlow', kwargs)
+  return experiment.TaskConfig('harlow', kwargs)
 
 
 def main(argv):

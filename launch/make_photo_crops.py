@@ -20,6 +20,9 @@ from absl import flags
 
 import common
 
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+
 flags.DEFINE_string('output_dir', None, 'Folder to create.')
 flags.DEFINE_integer('num_images', 1000, 'Images per split.')
 flags.DEFINE_integer('seed', 0, 'Seed of the crops.')

@@ -22,6 +22,11 @@ from absl import flags
 
 import common
 
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+import environments
+from meta_rl import experiment
+
 TASK_FLAGS = ('resolution', 'episode_frames', 'move_speed', 'turn_degrees',
               'fov', 'apples', 'apple_reward')
 
@@ -29,7 +34,7 @@ TASK_FLAGS = ('resolution', 'episode_frames', 'move_speed', 'turn_degrees',
 def define_flags(fv):
   """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
   in_task = common.group('task', fv)
-  config = common.environments.MazeConfig()
+  config = environments.MazeConfig()
   flags.DEFINE_string('maze_file', None, 'Text map of the maze (default: the '
                       'built-in I-maze, environments.maze.I_MAZE).',
                       **in_task)
@@ -61,8 +66,8 @@ def make_task(fv):
   ValueError."""
   kwargs = {k: fv[k].value for k in TASK_FLAGS}
   if fv.maze_file:
-    kwargs['maze'] = common.environments.maze.load_maze(fv.maze_file).text
-  return common.experiment.TaskConfig('imaze', kwargs)
+    kwargs['maze'] = environments.maze.load_maze(fv.maze_file).text
+  return experiment.TaskConfig('imaze', kwargs)
 
 
 def main(argv):

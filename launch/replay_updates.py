@@ -17,6 +17,9 @@ from absl import flags
 
 import common
 
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+
 flags.DEFINE_string('run_dir', None, 'Run dir of a training run.')
 flags.DEFINE_integer('checkpoint', None, 'Update of the checkpoint to start '
                      'from (one of the kept or latest ones); default: the '

@@ -39,7 +39,10 @@ os.environ.setdefault('GRPC_VERBOSITY', 'NONE')
 from absl import app
 from absl import flags
 
-import common  # first: it imports TensorFlow with its banner kept off stderr
+import common
+
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 import tensorflow as tf
 

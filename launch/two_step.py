@@ -15,6 +15,10 @@ from absl import flags
 
 import common
 
+common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from meta_rl import experiment
+
 
 def define_flags(fv):
   """Defines this launcher's flags on `fv` (launch/sweep.py reuses it)."""
@@ -29,7 +33,7 @@ def define_flags(fv):
 
 def make_task(fv):
   """The task of the flags in `fv`."""
-  return common.experiment.TaskConfig(
+  return experiment.TaskConfig(
       'two_step', {'num_trials': fv.num_trials, 'swap_prob': fv.swap_prob})
 
 

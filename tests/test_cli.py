@@ -139,3 +139,25 @@ def test_library_settings_are_printed_as_the_launchers_flags():
   assert common.as_flags(
       'lower `batch_size` or `unroll_length`; resume it (`resume`)', fv) == (
           'lower --batch_size or `unroll_length`; resume it (--resume)')
+
+
+def test_importing_common_does_nothing_until_start():
+  """`import common` defines names only: no TensorFlow, no signal handler,
+  no duplicated stderr; `common.start()` in a launcher does those."""
+  code = (
+      'import signal, sys\n'
+      f'sys.path.insert(0, {os.path.join(ROOT, "launch")!r})\n'
+      'import common\n'
+      'from common import process\n'
+      "assert 'tensorflow' not in sys.modules\n"
+      'assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n'
+      'assert process._STDERR is None\n'
+      'common.start()\n'
+      "assert 'tensorflow' in sys.modules and process._STDERR is not None\n"
+      '# not a launcher process (its main module is not in launch/): the\n'
+      '# handlers stay as they were\n'
+      'assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n'
+      "assert callable(common.define_training_flags)  # imported on use\n")
+  proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                        text=True, env=ENV, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-2000:]

@@ -360,13 +360,14 @@ def test_checkpoint_policy_restores_every_weight(tmp_path, core_name):
   """A training checkpoint restored into a fresh agent (the kept checkpoints
   of Fig 6f) carries every weight, the conv encoder's included."""
   import json  # pylint: disable=g-import-not-at-top
-  import dataclasses  # pylint: disable=g-import-not-at-top
   from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
   from meta_rl.run import checkpoints, loop  # pylint: disable=g-import-not-at-top
+  from meta_rl.spec import RunSpec, TaskConfig  # pylint: disable=g-import-not-at-top
   trainer = _harlow_trainer(2, core_name=core_name)
   loop.run(trainer, str(tmp_path), checkpoint_every=1, log=lambda s: None)
+  spec = RunSpec(TaskConfig('harlow'), trainer.agent.config)
   with open(tmp_path / 'config.json', 'w') as f:
-    json.dump({'agent': dataclasses.asdict(trainer.agent.config)}, f)
+    json.dump(spec.to_json(), f)
   policy = evaluation.checkpoint_policy(
       str(tmp_path), checkpoints.kept_checkpoints(str(tmp_path))[2], trainer.core)
   trained = trainer.agent.trainable_variables

@@ -6,8 +6,8 @@
 
 `make_job(params, run_dir)` gives what `meta_rl.experiment.train` takes for
 one trial (an object with `task`, `agent`, `a2c`, `train`, `run` and
-`metadata`, as `launch/common.job_from_flags` builds from a launcher's flags
-plus the trial's sampled `params`); it is pickled to the Ray workers, so it
+`metadata`, as `common.job_from_flags` (launch/common/jobs.py) builds from a
+launcher's flags plus the trial's sampled `params`); it is pickled to the Ray workers, so it
 must be importable there (a module-level function, or a `functools.partial`
 of one). A trial runs in a Ray worker: `make_job`, then `experiment.train`
 into SWEEP_DIR/trials/<trial id>/ (an ordinary run dir, next to Tune's

@@ -1,108 +1,41 @@
-"""Flags and helpers shared by the launchers (never imported by the library).
-
-A training launcher is: flags -> `experiment.TaskConfig` -> `train(task)`,
-which builds the agent, A2C, training and run configs from these flag groups
-and calls `meta_rl.experiment.train`:
-
-  agent:    --core --num_units --stacked_units --reward_input --reward_values
-            --agent_seed
-  A2C:      --gamma --beta_v --beta_e --beta_e_final --learning_rate
-            --learning_rate_final --optimizer --max_grad_norm
-  training: --batch_size --unroll_length --total_steps --seed --jit_compile
-            --jit_env --action_repeat
-  run:      --run_dir --resume --checkpoint_every --log_every_secs
-            --keep_every
-
-Choices (--core, --task, --optimizer, baselines) come from the library's
-registries. Errors are one `error: ...` line on stderr and exit status 2.
+"""The launchers' flags: the groups of `--help`, the training flags with
+their defaults read from the library's dataclasses and their ranges, the
+task and baseline flags, and the checks of parsing (flagfiles, finite
+floats, output dirs).
 """
 
-import dataclasses
 import functools
 import math
 import os
-import re
-import signal
 import sys
 from typing import Any, Dict, Optional
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # before TF is imported
+from absl import flags
 
-# The real stderr, also while `import_tensorflow` sends fd 2 to /dev/null.
-_STDERR = os.dup(2)
-_started = False  # set once the flags are parsed (`parse_flags`)
-
-
-def _interrupted(signum, frame):
-  """Ctrl-C or SIGTERM in a launcher outside the training loop (which
-  handles them itself: `loop.run`): one line and exit 128 + signal (130,
-  143), no traceback. While
-  starting (imports, flags) nothing has been done: the process ends at once;
-  later SystemExit unwinds, so that outputs being written are removed
-  (exports, JSON and config files are written whole or not at all)."""
-  del frame
-  what = b'interrupted (Ctrl-C)' if signum == signal.SIGINT else (
-      b'terminated (SIGTERM)')
-  os.write(_STDERR, what +
-           (b' while starting; nothing was done\n' if not _started else b'\n'))
-  if not _started:
-    os._exit(128 + signum)  # pylint: disable=protected-access
-  raise SystemExit(128 + signum)
-
-
-def _in_launcher() -> bool:
-  main = getattr(sys.modules.get('__main__'), '__file__', None) or ''
-  return os.path.dirname(os.path.abspath(main)) == os.path.dirname(
-      os.path.abspath(__file__))
-
-
-if _in_launcher():
-  if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-    signal.signal(signal.SIGINT, _interrupted)
-  # SIGTERM as Ctrl-C (exit 143): outputs being written are removed.
-  if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-    signal.signal(signal.SIGTERM, _interrupted)
-
-from absl import flags  # pylint: disable=g-import-not-at-top
-from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
-
-FLAGS = flags.FLAGS
-
-
-def import_tensorflow():
-  """Imports TensorFlow with its C++ start-up banner (oneDNN notice, which
-  TF_CPP_MIN_LOG_LEVEL does not silence in 2.21) kept off stderr, so that
-  stderr carries only our progress and error lines."""
-  if 'tensorflow' in sys.modules:
-    return sys.modules['tensorflow']
-  sys.stderr.flush()
-  saved = os.dup(2)
-  devnull = os.open(os.devnull, os.O_WRONLY)
-  try:
-    os.dup2(devnull, 2)
-    import tensorflow  # pylint: disable=g-import-not-at-top
-  finally:
-    os.dup2(saved, 2)
-    os.close(saved)
-    os.close(devnull)
-  tensorflow.get_logger().setLevel('WARNING')
-  # TF logs an INFO line per checkpoint through absl logging.
-  absl_logging.set_verbosity(absl_logging.WARNING)
-  return tensorflow
-
-
-# The registries that flag choices come from import TensorFlow.
-import_tensorflow()
-# pylint: disable=g-import-not-at-top,wrong-import-position
-import environments
+from common.process import FLAGS, fail, mark_started
 from meta_rl import agent as agent_lib
 from meta_rl import baselines as baselines_lib
-from meta_rl import curriculum as curriculum_lib
 from meta_rl import experiment
-from meta_rl import spec as spec_lib
 from meta_rl import task_specs
 from meta_rl import training
-# pylint: enable=g-import-not-at-top,wrong-import-position
+
+__all__ = [
+    'HELP_GROUPS',
+    'group',
+    'define_training_flags',
+    'define_task_flag',
+    'define_baseline_flags',
+    'baseline_options',
+    'MAX_ACTION_REPEAT',
+    'check_output_dir',
+    'flag_sections',
+    'help_text',
+    'wants_help',
+    'parse_flags',
+    'check_flagfiles',
+    'check_finite_floats',
+    'no_arguments',
+]
 
 
 # `--help` sections, in this order after the launcher's own flags.
@@ -363,21 +296,6 @@ def _all_floats(values):
   return True
 
 
-def as_flags(message, fv=FLAGS):
-  """A library message in a launcher's words: the library names a setting in
-  backticks (`batch_size`, the config field), the launcher by its flag
-  (--batch_size). Names that are not flags of `fv` keep their backticks."""
-  return re.sub(r'`([A-Za-z_][A-Za-z0-9_]*)`',
-                lambda m: f'--{m[1]}' if m[1] in fv else m[0], message)
-
-
-def fail(message, status=2):
-  """One clear line on stderr (settings named as flags: `as_flags`), then
-  exit (2: bad input)."""
-  print(f'error: {as_flags(message)}', file=sys.stderr, flush=True)
-  sys.exit(status)
-
-
 _HELP_ARGS = ('--help', '-help', '-h', '-?', '--helpshort', '-helpshort')
 
 
@@ -407,24 +325,6 @@ def wants_help(argv) -> bool:
   """Whether the command line asks for --help (or -h, -?, --helpshort)."""
   args = argv[1:argv.index('--')] if '--' in argv else argv[1:]
   return any(a in _HELP_ARGS for a in args)
-
-
-ANALYSIS_PACKAGES = ('matplotlib', 'statsmodels', 'pandas')
-
-
-def missing_analysis_packages():
-  """The packages of the `analysis` extra that are not installed."""
-  import importlib.util  # pylint: disable=g-import-not-at-top
-  return [p for p in ANALYSIS_PACKAGES if importlib.util.find_spec(p) is None]
-
-
-def require_analysis():
-  """One error line (exit 2) if the `analysis` extra is missing: the paper's
-  analyses and figures need it, training and evaluation do not."""
-  missing = missing_analysis_packages()
-  if missing:
-    fail(f'{", ".join(missing)} not installed; the analyses need the '
-         "analysis extra: pip install -e '.[analysis]'")
 
 
 def parse_flags(argv):
@@ -500,217 +400,6 @@ def check_finite_floats(fv=FLAGS):
         fail(f'--{flag.name}={flag.value} must be a finite number')
 
 
-def mark_started():
-  """From now on Ctrl-C outside training unwinds (SystemExit) instead of
-  ending the process at once (see `_interrupted`)."""
-  global _started
-  _started = True
-
-
 def no_arguments(argv):
   if len(argv) > 1:
     fail(f'unexpected arguments: {" ".join(argv[1:])}')
-
-
-def configs_from_flags(fv=FLAGS):
-  """(AgentConfig, A2CConfig, TrainConfig, RunConfig) from the flags."""
-  agent = agent_lib.AgentConfig(
-      core=fv.core, num_units=fv.num_units,
-      stacked_units=tuple(int(v) for v in fv.stacked_units),
-      use_reward_input=fv.reward_input,
-      reward_values=tuple(float(v) for v in fv.reward_values),
-      popart=fv.popart,
-      seed=fv.seed if fv.agent_seed is None else fv.agent_seed)
-  a2c = training.A2CConfig(
-      gamma=fv.gamma, beta_v=fv.beta_v, beta_e=fv.beta_e,
-      beta_e_final=fv.beta_e_final, learning_rate=fv.learning_rate,
-      learning_rate_final=fv.learning_rate_final, optimizer=fv.optimizer,
-      max_grad_norm=fv.max_grad_norm, adam_epsilon=fv.adam_epsilon,
-      target_entropy=fv.target_entropy, beta_e_lr=fv.beta_e_lr,
-      popart_beta=fv.popart_beta)
-  train_config = training.TrainConfig(
-      batch_size=fv.batch_size, unroll_length=fv.unroll_length,
-      total_steps=fv.total_steps, seed=fv.seed,
-      jit_compile=fv.jit_compile, jit_env=fv.jit_env)
-  run = experiment.RunConfig(
-      run_dir=fv.run_dir, resume=fv.resume,
-      checkpoint_every=fv.checkpoint_every,
-      log_every_secs=fv.log_every_secs, keep_every=fv.keep_every,
-      histogram_every_secs=(None if fv.histogram_every_secs < 0
-                            else fv.histogram_every_secs),
-      eval_every=fv.eval_every, eval_episodes=fv.eval_episodes,
-      eval_seed=fv.eval_seed, export_which=fv.export)
-  return agent, a2c, train_config, run
-
-
-def flag_values(fv=FLAGS):
-  """The launcher's own flags and their values (for the SavedModel's
-  metadata); absl's and TensorFlow's flags are left out."""
-  return {f.name: f.value
-          for module, module_flags in fv.flags_by_module_dict().items()
-          if not module.startswith(('absl', 'tensorflow'))
-          for f in module_flags}
-
-
-@dataclasses.dataclass(frozen=True)
-class Job:
-  """Everything `experiment.train` takes, built from a launcher's flags."""
-  task: 'experiment.TaskConfig'
-  agent: 'agent_lib.AgentConfig'
-  a2c: 'training.A2CConfig'
-  train: 'training.TrainConfig'
-  run: 'experiment.RunConfig'
-  metadata: Dict[str, Any]
-
-
-def job_from_flags(make_task, fv=FLAGS) -> Job:
-  """A training launcher's flags-to-configs translation: `make_task(fv)`
-  (the launcher's own, returning an `experiment.TaskConfig` without action
-  repeat) plus the flag groups above. Used by the launcher's `main` and by
-  each trial of launch/sweep.py (with its own `FlagValues`). Raises
-  ValueError (with a one-line message) for bad task or config values."""
-  agent, a2c, train_config, run = configs_from_flags(fv)
-  task = make_task(fv)
-  task = experiment.TaskConfig(task.name, task.kwargs, fv.action_repeat,
-                               curriculum_lib.parse(fv.curriculum))
-  task.stages()  # a setting the task does not have: ValueError now
-  return Job(task, agent, a2c, train_config, run,
-             {'flags': flag_values(fv)})
-
-
-def train(make_task) -> str:
-  """The whole job of a training launcher: train, checkpoint, export.
-
-  `make_task(flag_values)` builds the launcher's `experiment.TaskConfig`.
-  Prints the SavedModel path on stdout and returns it. Bad input is one error
-  line (exit 2), divergence exit 1, a stop by signal exit 128 + signal.
-  """
-  if not FLAGS.run_dir:
-    fail('--run_dir is required')
-  check_output_dir(FLAGS.run_dir, 'run_dir')
-  try:
-    job = job_from_flags(make_task)
-    result = experiment.train(job.task, job.agent, job.a2c, job.train,
-                              job.run, metadata=job.metadata)
-  except experiment.NonFiniteLossError as e:
-    fail(str(e), status=1)
-  except (ValueError, OSError) as e:  # RunDirError is a ValueError
-    fail(str(e).splitlines()[0])
-  name = job.task.name
-  if result.stopped_early:
-    if result.checkpoint:
-      print(f'[{name}] stopped at update {result.num_updates} (latest '
-            f'checkpoint: {result.checkpoint}); continue with --resume',
-            file=sys.stderr)
-    else:
-      print(f'[{name}] stopped before the first update; nothing was '
-            'checkpointed (rerun the command to start again)', file=sys.stderr)
-    sys.exit(128 + int(result.stopped_by))
-  if result.exported:
-    print(f'[{name}] {result.num_updates} updates, {result.env_steps} env '
-          f'steps in {result.seconds:.0f} s; exported {result.saved_model}',
-          file=sys.stderr)
-  print(result.saved_model)
-  return result.saved_model
-
-
-def load_for_analysis(run_dir, task, baseline_names, outputs, overwrite,
-                      trained_on=None, task_overrides=None, checkpoint=None):
-  """What an experiment analysis launcher starts with.
-
-  Checks that the outputs RUN_DIR/eval/<outputs> may be written, loads the
-  run's latest SavedModel, makes the test task and the baselines; any problem
-  is one error line and exit 2. `trained_on`: task names the run may have
-  been trained on (checked against its metadata); `task_overrides`: task
-  arguments of the test core (e.g. Harlow's `image_dir`); `checkpoint`: the
-  update of a training checkpoint (`checkpoints.kept_checkpoints`) to analyse
-  instead of the SavedModel, which a run stopped before its end lacks (the
-  task is then read from RUN_DIR/config.json). Returns `(core, policies,
-  paths)` where `policies` maps 'agent' and each baseline name to a policy
-  and `paths` maps each output name to its path.
-  """
-  if not run_dir:
-    fail('--run_dir is required')
-  paths = {o: os.path.join(run_dir, 'eval', o) for o in outputs}
-  for p in paths.values():
-    if os.path.exists(p) and not overwrite:
-      fail(f'{p} exists; pass --overwrite')
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
-  from meta_rl.run import checkpoints  # pylint: disable=g-import-not-at-top
-  try:
-    if checkpoint is None:
-      agent = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
-      metadata = agent.metadata
-    else:
-      final = spec_lib.RunSpec.load(run_dir).task.final()  # after a curriculum
-      metadata = {'task': final.name, 'task_kwargs': dict(final.kwargs),
-                  'action_repeat': final.action_repeat}
-    trained = metadata.get('task')
-    if trained_on and trained not in trained_on:
-      fail(f'{run_dir} holds an agent trained on {trained!r}, not on '
-           f'{" or ".join(trained_on)}')
-    core, _ = evaluation.test_core(task, metadata, **(task_overrides or {}))
-    if checkpoint is not None:
-      agent = evaluation.checkpoint_policy(
-          run_dir, checkpoints.find_checkpoint(run_dir, checkpoint), core)
-    else:
-      agent.check_fits_core(core)
-    policies = {'agent': agent}
-    policies.update({b: baselines_lib.make_baseline(b, core, **baseline_options())
-                     for b in baseline_names})
-  except (OSError, ValueError) as e:
-    fail(str(e).splitlines()[0])
-  os.makedirs(os.path.join(run_dir, 'eval'), exist_ok=True)
-  return core, policies, paths
-
-
-def run_policy(run_dir, core, task, flag):
-  """The frozen agent of another run to compare (e.g. --seed_runs): its
-  SavedModel, or the newest checkpoint that is not damaged of a run stopped
-  before it exported.
-  Returns `(policy, label)`; a run of another task, one with neither, or
-  one that does not fit `core` is one error line naming `--flag`, exit 2."""
-  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
-  from meta_rl.run import checkpoints  # pylint: disable=g-import-not-at-top
-  name = os.path.basename(os.path.normpath(run_dir))
-  try:
-    if os.path.isdir(os.path.join(run_dir, 'saved_model')):
-      policy = evaluation.SavedModelPolicy(os.path.join(run_dir, 'saved_model'))
-      if policy.metadata.get('task') != task:
-        fail(f'--{flag} {run_dir} holds no agent trained on {task}')
-      policy.check_fits_core(core)
-      return policy, name
-    if not checkpoints.kept_checkpoints(run_dir):
-      fail(f'--{flag} {run_dir}: no SavedModel or checkpoint')
-    prefix = checkpoints.find_checkpoint(run_dir)  # skips damaged ones, saying so
-    return (evaluation.checkpoint_policy(run_dir, prefix, core),
-            f'{name} (update {prefix.rsplit("-", 1)[-1]})')
-  except (OSError, ValueError) as e:
-    fail(f'--{flag} {run_dir}: {str(e).splitlines()[0]}')
-
-
-def tensorboard_curve(run_dir, tag, wall_times=False, sub=''):
-  """(steps, values) of a logged scalar (e.g. 'p_correct_later') from every
-  point of a run's TensorBoard events (RUN_DIR/tb/SUB, e.g. sub='heldout');
-  with `wall_times`, (steps, values, wall times in seconds). Empty lists if
-  it was never logged, or if the run has no TensorBoard folder (e.g. a
-  shipped policy: a SavedModel without its training)."""
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  if not os.path.isdir(os.path.join(run_dir, 'tb', sub)):
-    return ([], [], []) if wall_times else ([], [])
-  # 0: keep every point (the default keeps a sample of 10 tensor events).
-  acc = event_accumulator.EventAccumulator(
-      os.path.join(run_dir, 'tb', sub),
-      size_guidance={'scalars': 0, 'tensors': 0})
-  acc.Reload()
-  if tag in acc.Tags().get('tensors', []):  # TF2 summaries are tensors
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    events = acc.Tensors(tag)
-    values = [float(tf.make_ndarray(e.tensor_proto)) for e in events]
-  elif tag in acc.Tags().get('scalars', []):
-    events = acc.Scalars(tag)
-    values = [e.value for e in events]
-  else:
-    events, values = [], []
-  out = ([e.step for e in events], values)
-  return out + ([e.wall_time for e in events],) if wall_times else out
