@@ -32,12 +32,14 @@ The public API:
   RunDirError, DiskFullError, NonFiniteLossError, SignatureMismatchError
       what the library raises besides ValueError.
 
-Modules: `agent`, `losses`, `training`, `metrics` (episode bookkeeping),
-`preflight` (a run's sizes and settings checked before it starts), `spec`,
-`experiment`, `export`, `analysis`; packages: `run` (the run loop around a
-trainer, run dirs, checkpoints, progress, held-out evaluation while training:
+Modules: `agent`, `losses`, `metrics` (episode bookkeeping), `preflight`
+(a run's sizes and settings checked before it starts), `spec` (`RunSpec`),
+`experiment`, `export`, `analysis`; packages: `training` (`config`,
+`learner`, `in_graph`, `python_env`), `run` (the run loop around a trainer,
+run dirs, checkpoints, progress, held-out evaluation while training:
 `meta_rl.run.run(trainer, run_dir)`), `evaluation` (a module per topic:
 `policies`, `restore`, `rollout`, `summary`, `evaluate`, `report`),
+`sweep` (`space`, `trials`, `report`, and `tune`, the Ray Tune driver),
 `baselines`. Tasks live in the `environments` package.
 """
 
