@@ -61,7 +61,8 @@ def main(argv):
         common.fail(f'--ablation_run_dir {FLAGS.ablation_run_dir} is not a '
                     'two-step agent trained with --noreward_input')
     except (OSError, ValueError) as e:
-      common.fail(str(e).splitlines()[0])
+      common.fail(f'--ablation_run_dir {FLAGS.ablation_run_dir}: '
+                  f'{str(e).splitlines()[0]}')
     policies['agent_no_reward_input'] = ablated
 
   report = {}

@@ -38,6 +38,7 @@ acts and learns in one pass, uses `encode` and `core_step` directly (see
 """
 
 import dataclasses
+import numbers
 import zlib
 from typing import Dict, NamedTuple, Optional, Tuple
 
@@ -86,20 +87,20 @@ class AgentConfig:
     for name in ('stacked_units', 'reward_values'):
       object.__setattr__(self, name, tuple(getattr(self, name)))
     if self.core not in CORES:
-      raise ValueError(f'unknown core {self.core!r}; choose one of '
+      raise ValueError(f'unknown `core` {self.core!r}; choose one of '
                        f'{", ".join(CORES)}')
     if isinstance(self.num_units, bool) or not isinstance(
-        self.num_units, int) or self.num_units < 1:
-      raise ValueError(f'num_units must be an integer >= 1, got '
+        self.num_units, numbers.Integral) or self.num_units < 1:
+      raise ValueError(f'`num_units` must be an integer >= 1, got '
                        f'{self.num_units!r}')
     if len(self.stacked_units) != 2 or not all(
-        isinstance(u, int) and not isinstance(u, bool) and u >= 1
+        isinstance(u, numbers.Integral) and not isinstance(u, bool) and u >= 1
         for u in self.stacked_units):
-      raise ValueError(f'stacked_units must be two integers >= 1, got '
+      raise ValueError(f'`stacked_units` must be two integers >= 1, got '
                        f'{self.stacked_units!r}')
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+    if not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
                for v in self.reward_values):
-      raise ValueError(f'reward_values must be numbers, got '
+      raise ValueError(f'`reward_values` must be numbers, got '
                        f'{self.reward_values!r}')
 
 

@@ -137,7 +137,7 @@ class RunSpec:
       try:
         return cls.from_json(config)
       except ValueError as e:
-        raise RunDirError(f'{os.path.join(path, rundir.CONFIG_FILE)} is '
+        raise RunDirError(f'{os.path.join(path, rundir.CONFIG_FILE)}: '
                           f'{str(e).splitlines()[0]}') from e
     try:
       version = export.latest_version_dir(path)

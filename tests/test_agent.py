@@ -139,7 +139,7 @@ def test_stacked_core_wiring_of_fig_1c():
   np.testing.assert_array_equal(base['lstm0_h'], other_action['lstm0_h'])
   assert not np.allclose(base['lstm1_h'], other_action['lstm1_h'])
   assert not np.allclose(base['lstm0_h'], other_reward['lstm0_h'])
-  with pytest.raises(ValueError, match='unknown core'):
+  with pytest.raises(ValueError, match='unknown `core`'):
     make_agent(IMAGE_SPEC, 3, AgentConfig(core='gru'))
 
 

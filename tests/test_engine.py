@@ -298,7 +298,7 @@ def test_experiment_train_entry_point(tmp_path):
        'num_trails'),
       (lambda: dict(a2c=A2CConfig(optimizer='sgd')), 'unknown optimizer'),
       (lambda: dict(train_config=TrainConfig(batch_size=0)), 'batch_size'),
-      (lambda: dict(agent=AgentConfig(core='gru')), 'unknown core')]:
+      (lambda: dict(agent=AgentConfig(core='gru')), 'unknown `core`')]:
     with pytest.raises(ValueError, match=message):
       args = dict(task=task, agent=agent, a2c=a2c, train_config=train,
                   run=experiment.RunConfig(str(tmp_path / 'bad')))

@@ -41,7 +41,7 @@ def test_json_round_trip_gives_the_same_spec():
     (lambda d: d.pop('a2c'), 'KeyError'),
     (lambda d: d['train'].update(warp=9), 'warp'),
     (lambda d: d['a2c'].update(learning_rate=-1), 'learning_rate must be'),
-    (lambda d: d['agent'].update(core='gru'), "unknown core 'gru'"),
+    (lambda d: d['agent'].update(core='gru'), "unknown `core` 'gru'"),
     (lambda d: d['train'].update(batch_size=0), 'batch_size must be >= 1'),
 ])
 def test_from_json_refuses_what_is_not_a_run(edit, message):
@@ -52,12 +52,12 @@ def test_from_json_refuses_what_is_not_a_run(edit, message):
 
 
 @pytest.mark.parametrize('kwargs, message', [
-    ({'core': 'gru'}, "unknown core 'gru'"),
-    ({'num_units': 0}, 'num_units must be an integer >= 1'),
-    ({'num_units': 2.5}, 'num_units must be an integer >= 1'),
-    ({'stacked_units': (8,)}, 'stacked_units must be two integers'),
-    ({'stacked_units': (8, 0)}, 'stacked_units must be two integers'),
-    ({'reward_values': ('one',)}, 'reward_values must be numbers'),
+    ({'core': 'gru'}, "unknown `core` 'gru'"),
+    ({'num_units': 0}, '`num_units` must be an integer >= 1'),
+    ({'num_units': 2.5}, '`num_units` must be an integer >= 1'),
+    ({'stacked_units': (8,)}, '`stacked_units` must be two integers'),
+    ({'stacked_units': (8, 0)}, '`stacked_units` must be two integers'),
+    ({'reward_values': ('one',)}, '`reward_values` must be numbers'),
 ])
 def test_agent_config_refuses_bad_values_from_python(kwargs, message):
   with pytest.raises(ValueError, match=message):
@@ -108,7 +108,7 @@ def test_load_refuses_what_describes_no_run(tmp_path):
   with pytest.raises(RunDirError, match='no config.json or SavedModel in'):
     RunSpec.load(str(tmp_path))
   (tmp_path / 'config.json').write_text('{"task": {"name": "two_step"}}')
-  with pytest.raises(RunDirError, match='config.json is not a run description'):
+  with pytest.raises(RunDirError, match='config.json: not a run description'):
     RunSpec.load(str(tmp_path))
   # An agent exported by hand (`export_agent`) without a run's description.
   core = environments.make_core('independent', num_trials=5)

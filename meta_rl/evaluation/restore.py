@@ -43,7 +43,11 @@ def saved_model_agent(path: str, observation_spec, num_actions: int):
   not fit the rebuilt network (compared in tracking order, by shape).
   """
   path = export_lib.latest_version_dir(path)
-  config = spec_lib.RunSpec.from_metadata(export_lib.read_metadata(path)).agent
+  try:
+    config = spec_lib.RunSpec.from_metadata(
+        export_lib.read_metadata(path)).agent
+  except ValueError as e:
+    raise ValueError(f'{path}: {str(e).splitlines()[0]}') from e
   net = agent_lib.make_agent(observation_spec, num_actions, config)
   saved = tf.saved_model.load(path).variables
   if [tuple(v.shape) for v in saved] != [tuple(v.shape) for v in net.variables]:

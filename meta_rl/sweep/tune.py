@@ -214,8 +214,12 @@ def run_sweep(make_job: Callable[[Dict[str, Any], str], Any],
   # HParams dashboard compares trials by. result.json and progress.csv stay.
   os.environ['TUNE_DISABLE_AUTO_CALLBACK_LOGGERS'] = '1'
   os.environ.setdefault('RAY_AIR_NEW_OUTPUT', '0')
-  env_vars = {'TF_CPP_MIN_LOG_LEVEL': '2',
-              'PYTHONPATH': os.pathsep.join(pythonpath)}
+  # The workers' path: `pythonpath`, then the caller's own PYTHONPATH.
+  paths = list(pythonpath) + [p for p in os.environ.get(
+      'PYTHONPATH', '').split(os.pathsep) if p]
+  env_vars = {'TF_CPP_MIN_LOG_LEVEL': '2'}
+  if paths:
+    env_vars['PYTHONPATH'] = os.pathsep.join(paths)
   try:
     if config.ray_address:
       ray.init(address=config.ray_address, runtime_env={'env_vars': env_vars},
