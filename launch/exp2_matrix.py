@@ -67,7 +67,7 @@ def main(argv):
   def regret(core, policy):
     s = evaluation.summarise(evaluation.play_episodes(
         core, policy, FLAGS.num_episodes, seed=FLAGS.seed))
-    return [s['final_regret_mean'], s['final_regret_se']]
+    return [s['episode_regret'], s['episode_regret_se']]
 
   result = {'num_episodes': FLAGS.num_episodes, 'seed': FLAGS.seed,
             'agents': {}, 'ablations': {}, 'baselines': {}}

@@ -54,8 +54,8 @@ def main(argv):
     n = len(returns)
     report[name] = {
         'first_pull_informative': float((actions[:, 0] == info_arm).mean()),
-        'episode_reward_mean': float(returns.mean()),
-        'episode_reward_se': float(returns.std(ddof=1) / np.sqrt(n)),
+        'episode_return': float(returns.mean()),
+        'episode_return_se': float(returns.std(ddof=1) / np.sqrt(n)),
         'optimal_episodes': float(optimal.mean()),
         'informative_pulls_per_episode': float((actions == info_arm).sum(1).mean()),
     }
@@ -84,7 +84,7 @@ def main(argv):
       ax.bar(trials, row, bottom=bottom, color=color, label=label)
       bottom += row
     r = report[name]
-    ax.set_title(f'{display_name(name)}\nreward {r["episode_reward_mean"]:.2f} '
+    ax.set_title(f'{display_name(name)}\nreward {r["episode_return"]:.2f} '
                  f'(optimum {OPTIMUM})', fontsize=9)
     ax.set_xlabel('trial')
     ax.set_xticks(trials)
@@ -98,7 +98,7 @@ def main(argv):
   print(f'{"policy":<22} {"1st pull informative":>20} {"reward/episode":>16} {"optimal eps":>12}')
   for name, r in report.items():
     print(f'{name:<22} {r["first_pull_informative"]:>20.3f} '
-          f'{r["episode_reward_mean"]:>9.2f} ± {r["episode_reward_se"]:.2f} '
+          f'{r["episode_return"]:>9.2f} ± {r["episode_return_se"]:.2f} '
           f'{r["optimal_episodes"]:>12.3f}')
   print(f'optimum reward per episode: {OPTIMUM}')
   print(f'wrote {paths["exp3.json"]} and {paths["exp3.png"]}')

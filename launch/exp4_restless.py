@@ -58,10 +58,10 @@ def main(argv):
   for name, policy in policies.items():
     ep = evaluation.play_episodes(core, policy, FLAGS.num_episodes, seed=FLAGS.seed)
     s = evaluation.summarise(ep)
-    regrets[name] = [s['final_regret_mean'], s['final_regret_se']]
+    regrets[name] = [s['episode_regret'], s['episode_regret_se']]
     episodes[name], summaries[name] = ep, s
-    print(f'{name:<20} regret {s["final_regret_mean"]:7.2f} ± '
-          f'{s["final_regret_se"]:.2f}', flush=True)
+    print(f'{name:<20} regret {s["episode_regret"]:7.2f} ± '
+          f'{s["episode_regret_se"]:.2f}', flush=True)
 
   ep = episodes['agent']
   nu = ep['info_volatility'][:, 0]

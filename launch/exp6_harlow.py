@@ -72,7 +72,7 @@ def _evaluate(core, policy, num_episodes, seed):
   summary = analysis.harlow_summary(trials)
   derived = evaluation.summarise(episodes, core.derived_metrics)
   summary['fixation_rate'] = derived.get('fixation_rate', float('nan'))
-  summary['episode_reward'] = derived['episode_reward_mean']
+  summary['episode_return'] = derived['episode_return']
   summary['by_trial'] = analysis.choice_by_trial(trials)
   return summary, episodes
 

@@ -303,7 +303,7 @@ def main(argv):
   print(f'{"policy":<24} {"reward":>8} {"visits":>7} {"found":>6} '
         f'{"first":>7} {"later":>7} {"ratio":>6} {"matched":>8}')
   for name, s in report['results'].items():
-    print(f'{name:<24} {s["episode_reward"]:>8.2f} '
+    print(f'{name:<24} {s["episode_return"]:>8.2f} '
           f'{s["visits_per_episode"]:>7.2f} {s["p_found"]:>6.2f} '
           f'{s["latency_first"]:>7.1f} {s["latency_later"]:>7.1f} '
           f'{s["latency_ratio"]:>6.2f} {s["matched_ratio"]:>8.2f}')

@@ -81,7 +81,7 @@ TASKS = {
                        'fixation_rate': 'fixations'}),
     'imaze': dict(metric='latency_ratio', mode='min', target=0.5,
                   heldout_json='exp7.json', keys={
-                      'episode_reward': 'reward per episode',
+                      'episode_return': 'reward per episode',
                       'latency_first': 'first latency',
                       'latency_later': 'later latency',
                       'latency_ratio': 'later/first',

@@ -352,7 +352,7 @@ def navigation_summary(trips, rewards, goals, window: int,
   goals = np.asarray(goals)
   out = {}
   rewards = np.asarray(rewards, np.float64).sum(1)
-  out['episode_reward'], out['episode_reward_se'], out['episodes'] = _mean_se(
+  out['episode_return'], out['episode_return_se'], out['episodes'] = _mean_se(
       rewards)
   finished = ~np.isnan(latency)
   out['visits_per_episode'] = float(finished.sum(1).mean())

@@ -8,6 +8,19 @@ under `SUM_PREFIX`; `summarise` turns a window of updates into the logged
 scalars: the mean of every per-update scalar, per-episode means of every
 episode sum (`episode_return`, `episode_regret`, ...) and the task's own
 `derived_metrics`.
+
+One naming scheme, in training logs, held-out evaluation while training,
+frozen evaluation (`evaluation.summarise`), TensorBoard, sweeps and the
+HParams dashboard:
+  `<s>`             a per-step measure; the episode sums s are `return`
+                    (of the rewards) and each task metric (e.g. `regret`);
+  `episode_<s>`     the mean over episodes of the episode sum of s;
+  `episode_<s>_se`  its standard error (frozen evaluation);
+  `cumulative_<s>`, `cumulative_<s>_se`, `<s>_per_step`: its curves over
+                    the steps of an episode (frozen evaluation);
+  derived metrics   the task's own names (`p_correct_later`, ...);
+  `eval/<task>/<name>`  the same names for a frozen evaluation in
+                    TensorBoard (`evaluation.write_tensorboard`).
 """
 
 from typing import Callable, Dict, Mapping, Tuple

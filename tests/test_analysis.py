@@ -128,7 +128,7 @@ def test_navigation_trips_and_latencies_by_hand():
   np.testing.assert_array_equal(analysis.first_discovery(trips), [2, -1])
   rewards = visits * 10
   s = analysis.navigation_summary(trips, rewards, goals=[0, 1], window=5)
-  assert s['episode_reward'] == 10 and s['visits_per_episode'] == 1
+  assert s['episode_return'] == 10 and s['visits_per_episode'] == 1
   assert s['p_found'] == 0.5
   assert s['latency_first'] == 3 and s['latency_later'] == 3
   assert s['latency_ratio'] == 1
@@ -165,7 +165,7 @@ def test_regret_curves_draw_the_agent_on_top_with_paper_names():
   matplotlib.use('Agg')
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
   from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
-  curve = {'cumulative_regret_mean': [0.5, 1.0], 'cumulative_regret_se': [0, 0]}
+  curve = {'cumulative_regret': [0.5, 1.0], 'cumulative_regret_se': [0, 0]}
   results = {'agent': curve, 'bayes_optimal': curve, 'rw_0.2': curve,
              'thompson_informative': curve}
   fig, ax = plt.subplots()

@@ -165,7 +165,7 @@ def _final_regret(task, policy, num_episodes=2000, seed=12345):
     policy = baselines.make_baseline(policy, core)
   s = evaluation.summarise(evaluation.play_episodes(core, policy, num_episodes,
                                                     seed=seed))
-  return s['final_regret_mean'], s['final_regret_se']
+  return s['episode_regret'], s['episode_regret_se']
 
 
 def test_bayes_optimal_regret_independent():

@@ -248,7 +248,7 @@ def test_graph_and_python_evaluation_play_the_same_episodes():
   np.testing.assert_allclose(graph['metric_regret'], p.max(-1) - chosen,
                              rtol=1e-6, atol=1e-7)
   summary = evaluation.summarise(graph)
-  assert summary['final_regret_mean'] == pytest.approx(
+  assert summary['episode_regret'] == pytest.approx(
       (p.max(-1) - chosen).sum(1).mean(), rel=1e-5)
   # Sampled actions are reproducible per seed and differ across seeds.
   sampled = evaluation.AgentPolicy(agent)

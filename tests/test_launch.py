@@ -187,17 +187,15 @@ def test_evaluate_writes_json_png_and_refuses_overwrite(run_dir):
   report = json.load(open(os.path.join(run_dir, 'eval', 'easy.json')))
   agent = report['results']['agent']
   assert report['task'] == 'easy' and agent['num_episodes'] == 50
-  assert len(agent['cumulative_regret_mean']) == 10
+  assert len(agent['cumulative_regret']) == 10
   assert len(agent['cumulative_regret_se']) == 10
   assert len(agent['suboptimal_per_step']) == 10
-  assert agent['final_suboptimal_mean'] == pytest.approx(
+  assert agent['episode_suboptimal'] == pytest.approx(
       sum(agent['suboptimal_per_step']), rel=1e-5)
   for policy in ('agent', 'bayes_optimal', 'random'):
     summary = report['results'][policy]
-    for tag, key in (('episode_reward', 'episode_reward_mean'),
-                     ('regret', 'final_regret_mean'),
-                     ('regret_se', 'final_regret_se')):
-      step, value = events[policy, f'eval/easy/{tag}']
+    for key in ('episode_return', 'episode_regret', 'episode_regret_se'):
+      step, value = events[policy, f'eval/easy/{key}']
       assert step == 800 and float(value) == pytest.approx(summary[key])
   step, text = events['agent', 'eval/easy/table']
   assert step == 800 and 'bayes_optimal' in text.item().decode()
@@ -396,8 +394,8 @@ def test_evaluate_on_a_users_dm_env(run_dir, tmp_path):
   assert set(report['results']) == {'agent', 'bayes_optimal', 'gittins',
                                     'thompson', 'ucb1', 'random'}
   assert agent['num_episodes'] == 12
-  assert agent['final_regret_mean'] == pytest.approx(
-      0.8 * agent['final_suboptimal_mean'], rel=1e-4)
+  assert agent['episode_regret'] == pytest.approx(
+      0.8 * agent['episode_suboptimal'], rel=1e-4)
   import numpy as np  # pylint: disable=g-import-not-at-top
   rec = np.load(record)
   assert rec['actions'].shape == (4, 10)
@@ -456,7 +454,7 @@ def test_evaluate_an_agent_of_a_users_own_task(tmp_path):
   report = json.load(open(tmp_path / 'mine' / 'eval' / 'mine.json'))
   assert report['trained_on'] == 'mine'
   assert list(report['results']) == ['agent', 'random', 'ucb']
-  assert report['results']['ucb']['episode_reward_mean'] == 9.0
+  assert report['results']['ucb']['episode_return'] == 9.0
   assert os.path.exists(tmp_path / 'mine' / 'eval' / 'mine.png')
   assert sorted(os.listdir(tmp_path / 'mine' / 'tb' / 'eval')) == [
       'agent', 'random', 'ucb']

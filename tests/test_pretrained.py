@@ -74,7 +74,7 @@ def measure(name, path):
   episodes = evaluation.play_episodes(core, policy, n, seed=SEED)
   s = evaluation.summarise(episodes)
   out = {k: float(v) for k, v in s.items()
-         if k.startswith(('episode_reward_', 'final_'))}
+         if k.startswith('episode_')}
   if name == 'informative':
     actions = episodes['actions']
     out['first_pull_informative'] = float(
@@ -105,109 +105,109 @@ def measure(name, path):
 # (TF 2.21 tensorflow-cpu, x86_64).
 RECORDED = {
     'easy': {
-        'episode_reward_mean': 89.392,
-        'episode_reward_se': 0.1428,
-        'final_regret_mean': 0.616,
-        'final_regret_se': 0.032,
-        'final_suboptimal_mean': 0.77,
-        'final_suboptimal_se': 0.04
+        'episode_return': 89.392,
+        'episode_return_se': 0.1428,
+        'episode_regret': 0.616,
+        'episode_regret_se': 0.032,
+        'episode_suboptimal': 0.77,
+        'episode_suboptimal_se': 0.04
     },
     'hard': {
-        'episode_reward_mean': 58.24,
-        'episode_reward_se': 0.2631,
-        'final_regret_mean': 2.4068,
-        'final_regret_se': 0.1594,
-        'final_suboptimal_mean': 12.034,
-        'final_suboptimal_se': 0.797
+        'episode_return': 58.24,
+        'episode_return_se': 0.2631,
+        'episode_regret': 2.4068,
+        'episode_regret_se': 0.1594,
+        'episode_suboptimal': 12.034,
+        'episode_suboptimal_se': 0.797
     },
     'harlow': {
-        'episode_reward_mean': 10.9062,
-        'episode_reward_se': 0.1989,
-        'final_correct_mean': 9.4531,
-        'final_correct_se': 0.0994,
-        'final_first_correct_mean': 0.5938,
-        'final_first_correct_se': 0.0619,
-        'final_fixation_timeouts_mean': 0.0,
-        'final_fixation_timeouts_se': 0.0,
-        'final_fixations_mean': 10.0,
-        'final_fixations_se': 0.0,
-        'final_frames_mean': 67.4844,
-        'final_frames_se': 0.1355,
-        'final_later_correct_after_loss_mean': 3.6094,
-        'final_later_correct_after_loss_se': 0.5517,
-        'final_later_correct_mean': 8.8594,
-        'final_later_correct_se': 0.0799,
-        'final_later_trials_after_loss_mean': 3.6562,
-        'final_later_trials_after_loss_se': 0.5569,
-        'final_later_trials_mean': 9.0,
-        'final_later_trials_se': 0.0,
-        'final_trials_mean': 10.0,
-        'final_trials_se': 0.0,
+        'episode_return': 10.9062,
+        'episode_return_se': 0.1989,
+        'episode_correct': 9.4531,
+        'episode_correct_se': 0.0994,
+        'episode_first_correct': 0.5938,
+        'episode_first_correct_se': 0.0619,
+        'episode_fixation_timeouts': 0.0,
+        'episode_fixation_timeouts_se': 0.0,
+        'episode_fixations': 10.0,
+        'episode_fixations_se': 0.0,
+        'episode_frames': 67.4844,
+        'episode_frames_se': 0.1355,
+        'episode_later_correct_after_loss': 3.6094,
+        'episode_later_correct_after_loss_se': 0.5517,
+        'episode_later_correct': 8.8594,
+        'episode_later_correct_se': 0.0799,
+        'episode_later_trials_after_loss': 3.6562,
+        'episode_later_trials_after_loss_se': 0.5569,
+        'episode_later_trials': 9.0,
+        'episode_later_trials_se': 0.0,
+        'episode_trials': 10.0,
+        'episode_trials_se': 0.0,
         'p_correct_later': 0.9844,
         'p_correct_later_se': 0.0052,
         'p_correct_trial_1': 0.5938
     },
     'independent': {
-        'episode_reward_mean': 65.776,
-        'episode_reward_se': 1.1303,
-        'final_regret_mean': 1.9357,
-        'final_regret_se': 0.1113,
-        'final_suboptimal_mean': 15.494,
-        'final_suboptimal_se': 1.1497
+        'episode_return': 65.776,
+        'episode_return_se': 1.1303,
+        'episode_regret': 1.9357,
+        'episode_regret_se': 0.1113,
+        'episode_suboptimal': 15.494,
+        'episode_suboptimal_se': 1.1497
     },
     'informative': {
-        'episode_reward_mean': 20.5442,
-        'episode_reward_se': 0.013,
-        'final_regret_mean': 4.4558,
-        'final_regret_se': 0.013,
-        'final_suboptimal_mean': 1.0,
-        'final_suboptimal_se': 0.0,
+        'episode_return': 20.5442,
+        'episode_return_se': 0.013,
+        'episode_regret': 4.4558,
+        'episode_regret_se': 0.013,
+        'episode_suboptimal': 1.0,
+        'episode_suboptimal_se': 0.0,
         'first_pull_informative': 1.0,
         'later_pulls_target': 1.0
     },
     'medium': {
-        'episode_reward_mean': 74.212,
-        'episode_reward_se': 0.2136,
-        'final_regret_mean': 0.972,
-        'final_regret_se': 0.0648,
-        'final_suboptimal_mean': 1.944,
-        'final_suboptimal_se': 0.1297
+        'episode_return': 74.212,
+        'episode_return_se': 0.2136,
+        'episode_regret': 0.972,
+        'episode_regret_se': 0.0648,
+        'episode_suboptimal': 1.944,
+        'episode_suboptimal_se': 0.1297
     },
     'navigation': {
-        'episode_reward_mean': 82.8125,
-        'episode_reward_se': 9.6953,
-        'final_apples_mean': 0.0,
-        'final_apples_se': 0.0,
-        'final_first_latency_mean': 455.9062,
-        'final_first_latency_se': 80.789,
-        'final_first_visits_mean': 0.9688,
-        'final_first_visits_se': 0.0312,
-        'final_frames_mean': 1800.0,
-        'final_frames_se': 0.0,
-        'final_goal_visits_mean': 8.2812,
-        'final_goal_visits_se': 0.9695,
-        'final_later_latency_mean': 1116.25,
-        'final_later_latency_se': 102.5693,
-        'final_later_visits_mean': 7.3125,
-        'final_later_visits_se': 0.9614,
+        'episode_return': 82.8125,
+        'episode_return_se': 9.6953,
+        'episode_apples': 0.0,
+        'episode_apples_se': 0.0,
+        'episode_first_latency': 455.9062,
+        'episode_first_latency_se': 80.789,
+        'episode_first_visits': 0.9688,
+        'episode_first_visits_se': 0.0312,
+        'episode_frames': 1800.0,
+        'episode_frames_se': 0.0,
+        'episode_goal_visits': 8.2812,
+        'episode_goal_visits_se': 0.9695,
+        'episode_later_latency': 1116.25,
+        'episode_later_latency_se': 102.5693,
+        'episode_later_visits': 7.3125,
+        'episode_later_visits_se': 0.9614,
         'latency_first': 118.0968,
         'latency_later': 38.1581,
         'latency_later_se': 1.663,
         'p_found': 0.9688
     },
     'restless': {
-        'episode_reward_mean': 89.7467,
-        'episode_reward_se': 0.5281,
-        'final_regret_mean': 22.965,
-        'final_regret_se': 0.4295,
-        'final_suboptimal_mean': 52.2167,
-        'final_suboptimal_se': 0.7242
+        'episode_return': 89.7467,
+        'episode_return_se': 0.5281,
+        'episode_regret': 22.965,
+        'episode_regret_se': 0.4295,
+        'episode_suboptimal': 52.2167,
+        'episode_suboptimal_se': 0.7242
     },
     'two_step': {
-        'episode_reward_mean': 6.794,
-        'episode_reward_se': 0.0688,
-        'final_trials_mean': 10.0,
-        'final_trials_se': 0.0,
+        'episode_return': 6.794,
+        'episode_return_se': 0.0688,
+        'episode_trials': 10.0,
+        'episode_trials_se': 0.0,
         'stay_rewarded_common': 0.9986,
         'stay_rewarded_common_se': 0.0007,
         'stay_rewarded_rare': 0.5028,
@@ -218,12 +218,12 @@ RECORDED = {
         'stay_unrewarded_rare_se': 0.0011
     },
     'uniform': {
-        'episode_reward_mean': 74.512,
-        'episode_reward_se': 0.6985,
-        'final_regret_mean': 1.5186,
-        'final_regret_se': 0.1042,
-        'final_suboptimal_mean': 8.592,
-        'final_suboptimal_se': 0.7852
+        'episode_return': 74.512,
+        'episode_return_se': 0.6985,
+        'episode_regret': 1.5186,
+        'episode_regret_se': 0.1042,
+        'episode_suboptimal': 8.592,
+        'episode_suboptimal_se': 0.7852
     }
 }
 
@@ -285,11 +285,9 @@ def test_rebuilt_agent_computes_what_the_shipped_graph_does(name):
 @pytest.mark.parametrize('name', sorted(MODELS))
 def test_reward_and_metrics_as_recorded(name):
   got, rec = _measured(name), RECORDED[name]
-  _close(got['episode_reward_mean'], rec['episode_reward_mean'],
-         rec['episode_reward_se'])
   for key, value in rec.items():
-    if key.startswith('final_') and key.endswith('_mean'):
-      _close(got[key], value, rec[key[:-len('mean')] + 'se'])
+    if key.startswith('episode_') and not key.endswith('_se'):
+      _close(got[key], value, rec[key + '_se'])
 
 
 @pytest.mark.parametrize('name', ['independent', 'uniform', 'easy', 'medium',
@@ -298,7 +296,7 @@ def test_exp1_and_exp2_regret_well_below_chance(name):
   got = _measured(name)
   # A uniformly random policy's expected regret is 100 * E|p1 - p2| / 2:
   # 16.7 (independent), >= 5 on the others; the recorded agents: 0.6-2.4.
-  assert got['final_regret_mean'] < 4.0
+  assert got['episode_regret'] < 4.0
 
 
 def test_exp3_pulls_the_informative_arm_first():

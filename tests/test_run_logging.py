@@ -169,8 +169,8 @@ def test_hparams_hold_the_run_configuration_once(tmp_path):
                           if v is not None}
   declared = {(m.name.group, m.name.tag) for m in experiments[0].metric_infos}
   assert {('', 'episode_return'), ('', 'episode_regret'),
-          ('', 'episode_suboptimal'), ('eval/agent', 'eval/easy/episode_reward'),
-          ('eval/agent', 'eval/easy/regret')} <= declared
+          ('', 'episode_suboptimal'), ('eval/agent', 'eval/easy/episode_return'),
+          ('eval/agent', 'eval/easy/episode_regret')} <= declared
   assert {h.name for h in experiments[0].hparam_infos} == set(hparams)
 
 
@@ -240,10 +240,10 @@ def test_layer_names_are_the_same_for_every_agent_of_a_process():
 
 def test_format_table_aligns_long_names_and_wide_values():
   def summary(reward, regret, se=0.5):
-    return {'episode_reward_mean': reward, 'episode_reward_se': se,
-            'final_regret_mean': regret, 'final_regret_se': se,
-            'final_first_pull_informative_mean': 0.25,
-            'final_first_pull_informative_se': 0.01}
+    return {'episode_return': reward, 'episode_return_se': se,
+            'episode_regret': regret, 'episode_regret_se': se,
+            'episode_first_pull_informative': 0.25,
+            'episode_first_pull_informative_se': 0.01}
   results = {'agent': summary(64.5, 2.1),
              'thompson_informative': summary(1234.56, 15.0, se=12.5),
              'bayes_optimal': summary(-3.0, 0.0)}
@@ -301,9 +301,9 @@ def test_evaluate_dm_env_on_a_users_task_and_tensorboard(tmp_path):
   assert result.task == '_AlwaysRightArm'
   assert list(result.results) == ['agent', 'random', 'ucb1']
   assert result.summary['num_episodes'] == 20
-  assert result.results['random']['episode_reward_mean'] == pytest.approx(
+  assert result.results['random']['episode_return'] == pytest.approx(
       5, abs=1.5)
-  assert result.results['ucb1']['episode_reward_mean'] >= 8  # 1 wrong pull
+  assert result.results['ucb1']['episode_return'] >= 8  # 1 wrong pull
   with pytest.raises(ValueError, match='only random, ucb1'):
     evaluation.evaluate_dm_env(path, _AlwaysRightArm, 4, baselines=['gittins'])
   with pytest.raises(evaluation.SignatureMismatchError, match="no input 'state'"):
@@ -318,10 +318,10 @@ def test_evaluate_dm_env_on_a_users_task_and_tensorboard(tmp_path):
                if v.metadata.plugin_data.plugin_name == 'scalars'}
     summary = result.results[policy]
     assert scalars == {
-        'eval/_AlwaysRightArm/episode_reward':
-            (1234, pytest.approx(summary['episode_reward_mean'])),
-        'eval/_AlwaysRightArm/episode_reward_se':
-            (1234, pytest.approx(summary['episode_reward_se']))}
+        'eval/_AlwaysRightArm/episode_return':
+            (1234, pytest.approx(summary['episode_return'])),
+        'eval/_AlwaysRightArm/episode_return_se':
+            (1234, pytest.approx(summary['episode_return_se']))}
   texts = [tf.make_ndarray(v.tensor).item().decode()
            for _, v in _events(tmp_path / 'tb' / 'agent')
            if v.metadata.plugin_data.plugin_name == 'text']
@@ -336,8 +336,9 @@ def test_evaluate_core_matches_play_episodes():
                                     baselines=['random'])
   direct = evaluation.summarise(evaluation.play_episodes(
       core, evaluation.AgentPolicy(agent), 30, seed=3))
-  assert result.summary['final_regret_mean'] == direct['final_regret_mean']
+  assert result.summary['episode_regret'] == direct['episode_regret']
   assert result.metrics == ['regret', 'suboptimal']
   scalars = evaluation.headline_scalars(result.summary)
-  assert set(scalars) == {'episode_reward', 'episode_reward_se', 'regret',
-                          'regret_se', 'suboptimal', 'suboptimal_se'}
+  assert set(scalars) == {'episode_return', 'episode_return_se',
+                          'episode_regret', 'episode_regret_se',
+                          'episode_suboptimal', 'episode_suboptimal_se'}

@@ -107,9 +107,9 @@ def test_evaluate_trial_scores_each_half(tmp_path):
   for half, rows in (('first', slice(0, 20)), ('second', slice(20, 40))):
     part = {k: v[rows] for k, v in episodes.items()}
     s = evaluation.summarise(part)
-    assert ev[half]['score'] == pytest.approx(s['final_regret_mean'], rel=1e-5)
-    assert ev[half]['se'] == pytest.approx(s['final_regret_se'], rel=1e-4)
-    assert ev[half]['curve'] == pytest.approx(s['cumulative_regret_mean'],
+    assert ev[half]['score'] == pytest.approx(s['episode_regret'], rel=1e-5)
+    assert ev[half]['se'] == pytest.approx(s['episode_regret_se'], rel=1e-4)
+    assert ev[half]['curve'] == pytest.approx(s['cumulative_regret'],
                                               rel=1e-5)
 
 

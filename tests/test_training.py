@@ -47,17 +47,17 @@ def test_short_seeded_run_learns_easy_task(popart):
                                        total_steps=10**9, seed=1))
   policy = evaluation.AgentPolicy(agent)
   chance = evaluation.summarise(evaluation.play_episodes(
-      core, baselines.RandomPolicy(), 300, seed=9))['final_regret_mean']
+      core, baselines.RandomPolicy(), 300, seed=9))['episode_regret']
   assert 35 < chance < 45
   untrained = evaluation.summarise(evaluation.play_episodes(
-      core, policy, 300, seed=9))['final_regret_mean']
+      core, policy, 300, seed=9))['episode_regret']
   assert untrained > 20  # the test can fail: an untrained agent is near chance
   history = []
   for _ in range(12):
     for _ in range(150):
       trainer.train_step()
     regret = evaluation.summarise(evaluation.play_episodes(
-        core, policy, 300, seed=9))['final_regret_mean']
+        core, policy, 300, seed=9))['episode_regret']
     history.append(round(regret, 2))
     if regret < 8.0:
       break

@@ -11,8 +11,10 @@ One module per topic:
   `rollout`   the episode loops: `play_episodes` on a batched TF core (in
               one `tf.function` for a TF policy), `play_dm_env_episodes` on
               any `dm_env.Environment`s, and `write_recording`;
-  `summary`   `summarise` (means and standard errors of reward and of every
-              task metric), `format_table`, `headline_scalars`;
+  `summary`   `summarise` (means and standard errors of the return and of
+              every task metric, named as training logs them:
+              `meta_rl.metrics`), `episode_sums`, `format_table`,
+              `headline_scalars`;
   `evaluate`  whole evaluations, an agent next to baselines on the same
               episodes: `evaluate_core` (a project task, e.g. from
               `test_core`), `evaluate_dm_env` (a user's own dm_env task),
@@ -38,14 +40,16 @@ from meta_rl.evaluation.restore import (checkpoint_agent, checkpoint_policy,
                                         saved_model_agent)
 from meta_rl.evaluation.rollout import (play_dm_env_episodes, play_episodes,
                                         write_recording)
-from meta_rl.evaluation.summary import (format_table, headline_scalars,
-                                        metric_names, summarise)
+from meta_rl.evaluation.summary import (episode_sums, format_table,
+                                        headline_scalars, metric_names,
+                                        summarise)
 
 __all__ = [
     'TFPolicy', 'SavedModelPolicy', 'AgentPolicy', 'SignatureMismatchError',
     'checkpoint_agent', 'checkpoint_policy', 'saved_model_agent',
     'play_episodes', 'play_dm_env_episodes', 'write_recording',
-    'summarise', 'format_table', 'headline_scalars', 'metric_names',
+    'summarise', 'episode_sums', 'format_table', 'headline_scalars',
+    'metric_names',
     'test_core', 'evaluate_core', 'evaluate_dm_env', 'Evaluation',
     'baseline_names', 'TASK_AGNOSTIC_BASELINES',
     'write_tensorboard', 'draw_regret_curves', 'plot_regret',

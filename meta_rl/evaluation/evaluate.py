@@ -163,7 +163,7 @@ def evaluate_dm_env(policy, env_factory: Callable[..., dm_env.Environment],
   baselines where they apply.
 
       result = evaluation.evaluate_dm_env('runs/mine/saved_model', MyEnv, 200)
-      result.summary['episode_reward_mean']; print(result.table())
+      result.summary['episode_return']; print(result.table())
 
   Args:
     policy: a SavedModel path (a version dir or a base path), a

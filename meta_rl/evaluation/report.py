@@ -22,8 +22,8 @@ def write_tensorboard(logdir: str, evaluation: Evaluation, step: int,
 
   One run per policy, `logdir/<policy>/` (so one chart overlays the agent
   and the baselines), with scalars `eval/<task>/<name>` for each of
-  `headline_scalars` (`episode_reward`, `episode_reward_se`, `<metric>`,
-  `<metric>_se`, derived metrics) at `step` (the env steps the agent was
+  `headline_scalars` (`episode_return`, `episode_<metric>`, each with its
+  `_se`, and derived metrics: the names training logs) at `step` (the env steps the agent was
   trained for, so that evaluations of successive SavedModels form a
   curve), and in the agent's run the table (`format_table`, after
   `header`) as the text summary `eval/<task>/table`.
@@ -52,15 +52,15 @@ def draw_regret_curves(ax, results: Dict[str, Dict[str, Any]],
   from meta_rl.baselines import display_name  # pylint: disable=g-import-not-at-top
   others = itertools.cycle(['black', 'tab:blue', 'tab:orange', 'tab:purple',
                             'tab:brown', 'dimgray', 'tab:olive', 'silver'])
-  key = ('cumulative_regret' if all('cumulative_regret_mean' in s
+  key = ('cumulative_regret' if all('cumulative_regret' in s
                                     for s in results.values())
-         else 'cumulative_reward')
+         else 'cumulative_return')
   styles = {name: dict(color=next(others), ls='--', lw=1.5, zorder=2)
             for name in results if name != 'agent'}
   styles['agent'] = dict(color='tab:green', lw=2.4, zorder=3)
   lines = {}
   for name in sorted(results, key=lambda name: name == 'agent'):
-    mean = np.asarray(results[name][f'{key}_mean'])
+    mean = np.asarray(results[name][key])
     se = np.asarray(results[name][f'{key}_se'])
     trials = np.arange(1, len(mean) + 1)
     style = styles[name]

@@ -13,39 +13,41 @@ def metric_names(episodes: Dict[str, Any]) -> List[str]:
   return sorted(k[len('metric_'):] for k in episodes if k.startswith('metric_'))
 
 
+def episode_sums(episodes: Dict[str, Any]) -> Dict[str, np.ndarray]:
+  """The per-step values [N, T] of each episode sum of `episodes`, by the
+  sum's name (`meta_rl.metrics`): `return` (the rewards) and every task
+  metric."""
+  out = {'return': np.asarray(episodes['rewards'])}
+  for m in metric_names(episodes):
+    out[m] = np.asarray(episodes[f'metric_{m}'])
+  return out
+
+
 def summarise(episodes: Dict[str, Any],
               derived: Optional[Callable[[Dict[str, float]], Dict[str, float]]] = None
               ) -> Dict[str, Any]:
-  """Means and standard errors of an evaluation.
+  """Means and standard errors of an evaluation, named as training logs them
+  (`meta_rl.metrics`).
 
-  Reward: `episode_reward_mean/se`, `cumulative_reward_mean/se` per step.
-  Every task metric m (e.g. regret): `final_<m>_mean/se` (its episode sum),
-  `cumulative_<m>_mean/se` and `<m>_per_step` (mean over episodes per step).
-  `derived` (a core's `derived_metrics`) adds the task's own scalars from the
-  sums over all episodes.
+  For every episode sum s (`return`, then each task metric, e.g. `regret`):
+  `episode_<s>` (its mean per episode) and `episode_<s>_se`, the curves
+  `cumulative_<s>` and `cumulative_<s>_se` (cumulative mean and SE per
+  step) and `<s>_per_step` (mean over episodes per step). `derived` (a
+  core's `derived_metrics`) adds the task's own scalars from the sums over
+  all episodes; `num_episodes` counts them.
   """
   n = episodes['actions'].shape[0]
-
-  def curve(x):  # [N, T] -> cumulative mean and SE per step
-    cum = np.cumsum(x, axis=1)
-    return cum.mean(0), cum.std(axis=0, ddof=1) / np.sqrt(n)
-
-  reward_mean, reward_se = curve(episodes['rewards'])
-  summary = {'num_episodes': int(n),
-             'cumulative_reward_mean': reward_mean.tolist(),
-             'cumulative_reward_se': reward_se.tolist(),
-             'episode_reward_mean': float(reward_mean[-1]),
-             'episode_reward_se': float(reward_se[-1])}
-  totals = {'episodes': float(n), 'return': float(episodes['rewards'].sum())}
-  for m in metric_names(episodes):
-    values = episodes[f'metric_{m}']
-    mean, se = curve(values)
-    summary.update({f'cumulative_{m}_mean': mean.tolist(),
-                    f'cumulative_{m}_se': se.tolist(),
-                    f'final_{m}_mean': float(mean[-1]),
-                    f'final_{m}_se': float(se[-1]),
-                    f'{m}_per_step': values.mean(0).tolist()})
-    totals[m] = float(values.sum())
+  summary = {'num_episodes': int(n)}
+  totals = {'episodes': float(n)}
+  for name, values in episode_sums(episodes).items():
+    cum = np.cumsum(values, axis=1)
+    mean, se = cum.mean(0), cum.std(axis=0, ddof=1) / np.sqrt(n)
+    summary.update({f'episode_{name}': float(mean[-1]),
+                    f'episode_{name}_se': float(se[-1]),
+                    f'cumulative_{name}': mean.tolist(),
+                    f'cumulative_{name}_se': se.tolist(),
+                    f'{name}_per_step': values.mean(0).tolist()})
+    totals[name] = float(values.sum())
   if derived is not None:
     summary.update(derived(totals))
   return summary
@@ -57,9 +59,9 @@ def format_table(results: Dict[str, Dict[str, Any]],
   the reward and of every task metric in `metrics`; column widths come from
   the content (long baseline names, large values), the +- of a column
   aligned."""
-  header = ['policy', 'reward', *metrics]
-  keys = ['episode_reward', *(f'final_{m}' for m in metrics)]
-  rows = [[(f'{s[f"{k}_mean"]:.2f}', f'{s[f"{k}_se"]:.2f}') for k in keys]
+  header = ['policy', 'return', *metrics]
+  keys = ['episode_return', *(f'episode_{m}' for m in metrics)]
+  rows = [[(f'{s[k]:.2f}', f'{s[f"{k}_se"]:.2f}') for k in keys]
           for s in results.values()]
   width_mean = [max(len(r[i][0]) for r in rows) for i in range(len(keys))]
   width_se = [max(len(r[i][1]) for r in rows) for i in range(len(keys))]
@@ -76,16 +78,7 @@ def format_table(results: Dict[str, Dict[str, Any]],
 
 
 def headline_scalars(summary: Dict[str, Any]) -> Dict[str, float]:
-  """The scalars of a `summarise` output: `episode_reward` and its `_se`,
-  each task metric's mean per episode and its `_se`, derived metrics."""
-  out = {'episode_reward': summary['episode_reward_mean'],
-         'episode_reward_se': summary['episode_reward_se']}
-  for k, v in summary.items():
-    if k.startswith('final_') and k.endswith('_mean'):
-      out[k[len('final_'):-len('_mean')]] = v
-    elif k.startswith('final_') and k.endswith('_se'):
-      out[k[len('final_'):]] = v
-    elif (isinstance(v, float) and not k.startswith(('final_', 'episode_'))
-          and k != 'num_episodes'):
-      out[k] = v  # a derived metric, e.g. reward_per_trial
-  return out
+  """The scalars of a `summarise` output (the per-episode means, their
+  SEs and the derived metrics), without the curves and `num_episodes`."""
+  return {k: float(v) for k, v in summary.items()
+          if isinstance(v, float) and k != 'num_episodes'}

@@ -31,10 +31,10 @@ def hparams_from_config(config: Dict[str, Any]) -> Dict[str, Any]:
 
 def eval_metric_tags(task: str, metric_names=()) -> list:
   """The scalar tags `evaluation.write_tensorboard` writes for a policy on
-  `task`: the episode reward and each task metric per episode (derived
-  metrics included)."""
-  return [f'eval/{task}/episode_reward',
-          *(f'eval/{task}/{m}' for m in metric_names)]
+  `task` under the names training logs (`episode_return`,
+  `episode_<metric>`, derived metrics): `eval/<task>/<name>` for each of
+  `metric_names`."""
+  return [f'eval/{task}/{m}' for m in metric_names]
 
 
 def write_hparams(writer, config: Dict[str, Any], metrics: Dict[str, str],
@@ -93,10 +93,7 @@ def write_run_hparams(trainer, run_dir: str, writer) -> None:
   metrics = {name: 'per finished training episode' for name in episode}
   metrics.update(entropy='policy entropy (training)',
                  env_steps_per_sec='training speed')
-  # Evaluation reports each task metric per episode under its own name.
-  evaluated = [m[len('episode_'):] if m.startswith('episode_') else m
-               for m in episode if m != 'episode_return']
   task = config.get('task')
   task = task.get('name') if isinstance(task, dict) else task
   write_hparams(writer, config, metrics,
-                task if isinstance(task, str) else None, evaluated)
+                task if isinstance(task, str) else None, episode)

@@ -30,12 +30,10 @@ def load_evaluation(run_dir: str) -> Optional[Dict[str, Any]]:
     return None
 
 
-def _episode_totals(episodes: Dict[str, np.ndarray], rows) -> Dict[str, float]:
-  rewards = episodes['rewards'][rows]
-  totals = {'episodes': float(rewards.shape[0]), 'return': float(rewards.sum())}
-  for k, v in episodes.items():
-    if k.startswith('metric_'):
-      totals[k[len('metric_'):]] = float(v[rows].sum())
+def _episode_totals(sums: Dict[str, np.ndarray], rows) -> Dict[str, float]:
+  """Totals of the episode sums (`evaluation.episode_sums`) over `rows`."""
+  totals = {k: float(v[rows].sum()) for k, v in sums.items()}
+  totals['episodes'] = float(sums['return'][rows].shape[0])
   return totals
 
 
@@ -68,14 +66,13 @@ def evaluate_trial(saved_model: str, num_episodes: int, seed: int
   n = episodes['rewards'].shape[0]
   out = {'metric': metric, 'mode': mode, 'num_episodes': int(n), 'seed': seed,
          'saved_model': policy.path}
-  column = None
-  if metric.startswith('episode_'):
-    name = metric[len('episode_'):]
-    column = episodes['rewards'] if name == 'return' else episodes.get(
-        f'metric_{name}')
+  sums = evaluation.episode_sums(episodes)
+  # An episode sum `episode_<s>` has a curve (`evaluation.summarise`).
+  column = (sums.get(metric[len('episode_'):])
+            if metric.startswith('episode_') else None)
   for half, rows in (('first', slice(0, n // 2)), ('second', slice(n // 2, n))):
-    score = _score(_episode_totals(episodes, rows), metric, core.derived_metrics)
-    per_episode = [_score(_episode_totals(episodes, slice(i, i + 1)), metric,
+    score = _score(_episode_totals(sums, rows), metric, core.derived_metrics)
+    per_episode = [_score(_episode_totals(sums, slice(i, i + 1)), metric,
                           core.derived_metrics)
                    for i in range(*rows.indices(n))]
     per_episode = [v for v in per_episode if v is not None]
