@@ -8,6 +8,8 @@ import sys
 from absl import flags
 import pytest
 
+import launcher
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'launch'))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
@@ -29,16 +31,9 @@ def _sections(text):
 @pytest.fixture(scope='module')
 def helps():
   """--help of each training launcher (run concurrently: each imports TF)."""
-  procs = {name: subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'launch', f'{name}.py'), '--help'],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-      cwd=ROOT) for name in TRAINING_LAUNCHERS}
-  out = {}
-  for name, p in procs.items():
-    stdout, stderr = p.communicate(timeout=120)
-    assert p.returncode == 0, stderr
-    out[name] = stdout
-  return out
+  return {name: launcher.run(f'{name}.py', '--help', check=0,
+                             timeout=120).stdout
+          for name in TRAINING_LAUNCHERS}
 
 
 @pytest.mark.parametrize('name', TRAINING_LAUNCHERS)
@@ -64,10 +59,8 @@ def test_help_lists_every_flag_of_a_training_launcher_grouped(helps, name):
 
 
 def test_help_of_sweep_lists_the_launchers_flags_too():
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'sweep.py'),
-       '--launcher=launch/two_step.py', '--help'],
-      capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+  proc = launcher.run('sweep.py', '--launcher=launch/two_step.py', '--help',
+                      timeout=120)
   assert proc.returncode == 0, proc.stderr
   sections = _sections(proc.stdout)
   own = [s for s in sections if s.endswith('sweep.py')]

@@ -5,13 +5,12 @@ launcher's flag."""
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import launcher
 from meta_rl import curriculum
 from meta_rl import experiment
 from meta_rl.run import loop
@@ -183,17 +182,14 @@ def test_without_a_curriculum_nothing_changes():
 
 def test_the_launcher_trains_evaluates_and_exports_the_final_task(tmp_path):
   run_dir = tmp_path / 'run'
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'harlow.py'),
-       f'--run_dir={run_dir}', '--resolution=20', '--num_images=4',
-       '--max_steps=40', '--momentum=0', '--fixation_hold=1',
-       '--nohold_still', '--turn_degrees=4.4', '--intertrial_interval=3',
-       '--action_repeat=1', '--num_units=8', '--batch_size=3',
-       '--unroll_length=5', '--total_steps=60', '--log_every_secs=0',
-       '--eval_every=2', '--eval_episodes=3', '--export=best',
-       f'--curriculum={PAPER}'],
-      capture_output=True, text=True, timeout=600,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  proc = launcher.run(
+      'harlow.py', f'--run_dir={run_dir}', '--resolution=20',
+      '--num_images=4', '--max_steps=40', '--momentum=0', '--fixation_hold=1',
+      '--nohold_still', '--turn_degrees=4.4', '--intertrial_interval=3',
+      '--action_repeat=1', '--num_units=8', '--batch_size=3',
+      '--unroll_length=5', '--total_steps=60', '--log_every_secs=0',
+      '--eval_every=2', '--eval_episodes=3', '--export=best',
+      f'--curriculum={PAPER}', timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert '[harlow] curriculum stage 1 from update 2 (30 decisions)' in (
       proc.stderr)
@@ -217,15 +213,10 @@ def test_a_bad_curriculum_flag_is_one_line_before_any_work(tmp_path):
       'syntax': ('5M:momentum', 'is not key=value'),
       'setting': ('5M:colour=1', "changes 'colour', which is not a setting"),
   }
-  procs = {k: subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'launch', 'harlow.py'),
-       f'--run_dir={tmp_path / k}', f'--curriculum={text}'],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
-           for k, (text, _) in cases.items()}
-  for k, p in procs.items():
-    _, err = p.communicate(timeout=300)
-    lines = [l for l in err.splitlines() if l.strip()]
-    assert p.returncode == 2 and len(lines) == 1, err[-2000:]
-    assert lines[0].startswith('error: ') and cases[k][1] in lines[0], lines
+  for k, (text, message) in cases.items():
+    proc = launcher.run('harlow.py', f'--run_dir={tmp_path / k}',
+                        f'--curriculum={text}', timeout=300)
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert lines[0].startswith('error: ') and message in lines[0], lines
   assert os.listdir(tmp_path) == []

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+import launcher
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
 TINY = ['--num_trials=10', '--batch_size=8', '--unroll_length=10',
@@ -18,17 +20,10 @@ TINY = ['--num_trials=10', '--batch_size=8', '--unroll_length=10',
 
 
 def _run_all(cases, timeout=300):
-  """Runs {key: argv after the interpreter} concurrently (each imports TF);
-  returns {key: CompletedProcess-like (returncode, stdout, stderr)}."""
-  procs = {k: subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=ENV,
-                               cwd=ROOT)
-           for k, argv in cases.items()}
-  out = {}
-  for k, p in procs.items():
-    stdout, stderr = p.communicate(timeout=timeout)
-    out[k] = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
-  return out
+  """Runs {key: [launcher path, args...]} (tests/launcher.py: one forked
+  process each); returns {key: CompletedProcess}."""
+  return {k: launcher.run(argv[0], *argv[1:], timeout=timeout)
+          for k, argv in cases.items()}
 
 
 def _error_line(proc):

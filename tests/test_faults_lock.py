@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import launcher
 from meta_rl import experiment
 from meta_rl.run import errors, rundir
 from meta_rl.agent import AgentConfig
@@ -31,10 +32,8 @@ def _tiny_run(run_dir, resume=False):
 def test_a_second_launcher_refuses_a_run_dir_in_use(tmp_path):
   run_dir = tmp_path / 'run'
   with rundir.RunDirLock(str(run_dir)):  # this process holds it
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, 'launch', 'bandits.py'),
-         f'--run_dir={run_dir}', *TINY], capture_output=True, text=True,
-        cwd=ROOT, timeout=300)
+    proc = launcher.run('bandits.py', f'--run_dir={run_dir}', *TINY,
+                        timeout=300)
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
     assert lines[0].startswith('error: run dir') and (

@@ -3,7 +3,6 @@ checkpoint it keeps and `--export=best`."""
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import launcher
 import environments
 from meta_rl import evaluation, experiment, export
 from meta_rl import task_specs
@@ -283,10 +283,8 @@ def test_run_config_checks():
 
 def test_launcher_refuses_export_best_without_evaluations(tmp_path):
   run_dir = tmp_path / 'run'
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'two_step.py'),
-       f'--run_dir={run_dir}', '--total_steps=100', '--export=best'],
-      capture_output=True, text=True, cwd=ROOT, timeout=120)
+  proc = launcher.run('two_step.py', f'--run_dir={run_dir}',
+                      '--total_steps=100', '--export=best', timeout=120)
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert proc.returncode == 2 and len(lines) == 1, proc.stderr
   assert lines[0].startswith('error: ') and (
@@ -331,12 +329,10 @@ def test_seed_study_reports_each_run(best_run, tmp_path):
           'p_correct_later': 0.961, 'p_correct_later_after_win': 0.97,
           'p_correct_later_after_loss': 0.952, 'fixation_rate': 1.0}}}))
   out = tmp_path / 'study'
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'seed_study.py'),
-       f'--runs={run_dir},{tmp_path}/other_*', f'--output_dir={out}',
-       '--metric=reward_per_trial', '--target=0.0',
-       '--running_best_after=0'],
-      capture_output=True, text=True, cwd=ROOT, timeout=300)
+  proc = launcher.run(
+      'seed_study.py', f'--runs={run_dir},{tmp_path}/other_*',
+      f'--output_dir={out}', '--metric=reward_per_trial', '--target=0.0',
+      '--running_best_after=0', timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   study = json.loads((out / 'seeds.json').read_text())
   assert [r['name'] for r in study['runs']] == ['run', 'other_s1']
@@ -359,10 +355,8 @@ def test_seed_study_reports_each_run(best_run, tmp_path):
   rows = (out / 'seeds.md').read_text().splitlines()
   assert len(rows) == 4 and rows[3].endswith('| 0.961 | 0.970 | 0.952 | 1.000 |')
   assert (out / 'exp6_seeds.png').stat().st_size > 10_000
-  again = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'seed_study.py'),
-       f'--runs={run_dir}', f'--output_dir={out}'],
-      capture_output=True, text=True, cwd=ROOT, timeout=300)
+  again = launcher.run('seed_study.py', f'--runs={run_dir}',
+                       f'--output_dir={out}', timeout=300)
   assert again.returncode == 2 and 'exists' in again.stderr
 
 

@@ -9,19 +9,18 @@ import time
 
 import pytest
 
+import launcher
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
 TINY = ['--num_trials=10', '--batch_size=8', '--unroll_length=10',
         '--log_every_secs=0', '--checkpoint_every=2']
 
 
-def _launch(script, *args, check=None):
-  proc = subprocess.run([sys.executable, os.path.join(ROOT, 'launch', script),
-                         *args], capture_output=True, text=True, env=ENV,
-                        cwd=ROOT)
-  if check is not None:
-    assert proc.returncode == check, proc.stderr[-3000:]
-  return proc
+def _launch(script, *args, check=None, env=None):
+  """`python launch/<script> ARGS` as a user runs it (a forked process of
+  its own: tests/launcher.py)."""
+  return launcher.run(script, *args, check=check, env=env)
 
 
 def _error_line(proc):
@@ -380,13 +379,11 @@ def test_evaluate_on_a_users_dm_env(run_dir, tmp_path):
       '  assert seed >= 7\n'
       '  return environments.make_environment("easy", seed=seed, num_trials=10)\n')
   record = str(tmp_path / 'rec.npz')
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'evaluate.py'),
-       f'--saved_model={run_dir}/saved_model', '--env_factory=my_env:make_env',
-       '--num_episodes=12', '--env_batch=5', '--seed=7',
-       f'--output_dir={tmp_path}', f'--record={record}', '--record_episodes=4'],
-      capture_output=True, text=True, cwd=ROOT,
-      env=dict(ENV, PYTHONPATH=str(tmp_path)))
+  proc = _launch(
+      'evaluate.py', f'--saved_model={run_dir}/saved_model',
+      '--env_factory=my_env:make_env', '--num_episodes=12', '--env_batch=5',
+      '--seed=7', f'--output_dir={tmp_path}', f'--record={record}',
+      '--record_episodes=4', env=dict(ENV, PYTHONPATH=str(tmp_path)))
   assert proc.returncode == 0, proc.stderr[-2000:]
   report = json.load(open(tmp_path / 'make_env.json'))
   agent = report['results']['agent']
@@ -444,10 +441,8 @@ def test_evaluate_an_agent_of_a_users_own_task(tmp_path):
   env = dict(ENV, PYTHONPATH=str(tmp_path))
 
   def launch(*args):
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, 'launch', 'evaluate.py'), sm,
-         '--env_factory=my_task:MyEnv', '--num_episodes=8', '--env_batch=4',
-         *args], capture_output=True, text=True, cwd=ROOT, env=env)
+    return _launch('evaluate.py', sm, '--env_factory=my_task:MyEnv',
+                   '--num_episodes=8', '--env_batch=4', *args, env=env)
 
   proc = launch('--baselines=auto,ucb')
   assert proc.returncode == 0, proc.stderr[-2000:]

@@ -3,11 +3,10 @@
 update by update; with another learning rate it parts from it."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
+import launcher
 from meta_rl import experiment, replay
 from meta_rl.agent import AgentConfig
 from meta_rl.training import A2CConfig, TrainConfig
@@ -62,11 +61,8 @@ def test_bad_input_is_one_line(run, tmp_path):
     next(replay.replay_updates(run_dir, 3, 0))
   with pytest.raises(experiment.RunDirError):
     next(replay.replay_updates(str(tmp_path / 'none'), None, 1))
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'replay_updates.py'),
-       f'--run_dir={run_dir}', '--checkpoint=2', '--updates=1'],
-      capture_output=True, text=True, cwd=ROOT,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+  proc = launcher.run('replay_updates.py', f'--run_dir={run_dir}',
+                      '--checkpoint=2', '--updates=1')
   assert proc.returncode == 2, proc.stderr
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr

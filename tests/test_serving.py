@@ -24,6 +24,7 @@ predict_pb2 = pytest.importorskip('tensorflow_serving.apis.predict_pb2')
 prediction_service_pb2_grpc = pytest.importorskip(
     'tensorflow_serving.apis.prediction_service_pb2_grpc')
 
+import launcher
 import environments
 from meta_rl import evaluation, export
 from meta_rl.agent import AgentConfig, make_agent
@@ -412,11 +413,9 @@ def test_client_reports_server_errors(client, grpc_server, rest_server,
 
 def test_launcher_plays_over_rest(exported, rest_server):
   base, path = exported
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'serve_client.py'),
-       f'--rest={rest_server}', f'--saved_model={base}', '--num_episodes=3',
-       '--seed=5', '--greedy'], capture_output=True, text=True, env=ENV,
-      cwd=ROOT, timeout=180)
+  proc = launcher.run('serve_client.py', f'--rest={rest_server}',
+                      f'--saved_model={base}', '--num_episodes=3', '--seed=5',
+                      '--greedy', timeout=180)
   assert proc.returncode == 0, proc.stderr[-3000:]
   lines = proc.stdout.splitlines()
   assert lines[0].startswith('playing 3 episodes of independent')
@@ -443,10 +442,8 @@ def _free_port():
 ])
 def test_launcher_bad_input_is_one_error_line(args, message):
   port = _free_port()
-  proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'serve_client.py'),
-       *[a.format(port=port) for a in args], '--timeout=5'],
-      capture_output=True, text=True, env=ENV, cwd=ROOT, timeout=120)
+  proc = launcher.run('serve_client.py', *[a.format(port=port) for a in args],
+                      '--timeout=5', timeout=120)
   assert proc.returncode == 2, proc.stderr[-3000:]
   lines = [l for l in proc.stderr.splitlines() if l.strip()]
   assert len(lines) == 1 and lines[0].startswith('error: '), proc.stderr

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+import launcher
 from meta_rl import sweep
 from meta_rl import task_specs
 
@@ -158,9 +159,7 @@ def _import_sweep_launcher():
 
 
 def _sweep(*args, env=None):
-  return subprocess.run(
-      [sys.executable, os.path.join(ROOT, 'launch', 'sweep.py'), *args],
-      capture_output=True, text=True, env=env or ENV, cwd=ROOT)
+  return launcher.run('sweep.py', *args, env=env)
 
 
 def _error(proc):
