@@ -13,7 +13,11 @@ task (`TASK_IDS`), so that
     env = gymnasium.make('meta_rl/TwoStep-v0', num_trials=5)
 
 or, without the import (Gymnasium's module:id syntax),
-`gymnasium.make('environments.gym_adapter:meta_rl/TwoStep-v0')`.
+`gymnasium.make('environments.gym_adapter:meta_rl/TwoStep-v0')`. The same ids
+give the batched vector env of `environments.gym_vector` (one compiled step
+for all sub-environments):
+`gymnasium.make_vec('meta_rl/TwoStep-v0', num_envs=256,
+vectorization_mode='vector_entry_point')`.
 Keyword arguments of `gymnasium.make` are the task's (those of
 `environments.make_core`, `action_repeat` included); `split='test'` gives
 Harlow's held-out images.
@@ -151,7 +155,7 @@ def _to_dm_env(space: spaces.Space, action):
   return np.asarray(action, dtype=space.dtype)
 
 
-def _pixels_key(spec, key: str) -> Optional[str]:
+def image_key(spec, key: str = 'pixels') -> Optional[str]:
   """`key` if the observation spec is a dict holding an RGB image under it
   (uint8 [H, W, 3]), else None."""
   if not isinstance(spec, dict) or key not in spec:
@@ -204,7 +208,7 @@ class DmEnvAdapter(gymnasium.Env):
     self.action_space = spec_to_space(probe.action_spec())
     if probe is not self._env:
       probe.close()
-    self._pixels_key = _pixels_key(self._observation_spec, pixels_key)
+    self._pixels_key = image_key(self._observation_spec, pixels_key)
     self.metadata = {
         'render_modes': ['rgb_array'] if self._pixels_key else [],
         'render_fps': render_fps,
@@ -343,12 +347,16 @@ class TaskEnv(DmEnvAdapter):
 
 
 def register() -> None:
-  """Registers every id of `TASK_IDS` with Gymnasium; ids already registered
-  are left as they are (so importing or calling this again is harmless)."""
+  """Registers every id of `TASK_IDS` with Gymnasium, the single-env face
+  `TaskEnv` as its entry point and the batched `gym_vector.TaskVectorEnv`
+  as its vector entry point; ids already registered are left as they are
+  (so importing or calling this again is harmless)."""
   for env_id, task in TASK_IDS.items():
     if env_id not in gymnasium.registry:
-      gymnasium.register(env_id, entry_point='environments.gym_adapter:TaskEnv',
-                         kwargs={'task': task})
+      gymnasium.register(
+          env_id, entry_point='environments.gym_adapter:TaskEnv',
+          vector_entry_point='environments.gym_vector:TaskVectorEnv',
+          kwargs={'task': task})
 
 
 register()
