@@ -1,13 +1,13 @@
 """The analyses of the paper's experiments: what the analysis launchers
 (launch/exp*_*.py, launch/decode_posterior.py, launch/seed_study.py) run.
 
-One module per experiment; each plays frozen test episodes with the
-policies it is given (`evaluate`, and for a whole run `evaluate_run`),
-draws its figure (`plot`; matplotlib is imported only there) and formats
-its printed table (`table`). They take plain arguments (run dirs, cores,
-policies, numbers), raise ValueError or OSError with a one-line message for
-what the user must fix, and report progress through a `log` or `report`
-callable.
+One module per experiment; most play frozen test episodes with the
+policies they are given (`evaluate`, and for a whole run `evaluate_run`),
+and each draws its figure (`plot`; matplotlib is imported only there) and
+formats what is printed (`table`, `markdown`, `summary_line`). They take
+plain arguments (run dirs, cores, policies, numbers), raise ValueError or
+OSError with a one-line message for what the user must fix, and report
+progress through a `log` or `report` callable.
 
   `matrix`       Exp 2 (Fig 2f): the train/test regret matrix over the
                  two-armed distributions;
