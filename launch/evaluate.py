@@ -34,8 +34,6 @@ rewards, task ground truth, metrics and hidden states of the first
 --record_episodes episodes to an .npz.
 """
 
-import importlib
-import importlib.util
 import os
 import sys
 
@@ -90,87 +88,6 @@ flags.register_validator('record_episodes', lambda v: v > 0,
 FLAGS = flags.FLAGS
 
 
-def _run_dir(path):
-  """RUN_DIR if `path` is RUN_DIR/saved_model or one of its versions."""
-  path = os.path.abspath(path.rstrip('/'))
-  if os.path.basename(path).isdigit():
-    path = os.path.dirname(path)
-  return os.path.dirname(path) if os.path.basename(path) == 'saved_model' else None
-
-
-def _default_output_dir(path):
-  run_dir = _run_dir(path)
-  if run_dir:
-    return os.path.join(run_dir, 'eval')
-  path = os.path.abspath(path.rstrip('/'))
-  if os.path.basename(path).isdigit():
-    path = os.path.dirname(path)
-  return os.path.join(path, 'eval')
-
-
-def _tensorboard_dir(saved_model, out_dir):
-  """RUN_DIR/tb/eval when evaluating a run's SavedModel into RUN_DIR/eval,
-  else OUTPUT_DIR/tb."""
-  run_dir = _run_dir(saved_model)
-  if run_dir and os.path.abspath(out_dir) == os.path.join(run_dir, 'eval'):
-    return os.path.join(run_dir, 'tb', 'eval')
-  return os.path.join(out_dir, 'tb')
-
-
-def _record_path(path):
-  """The file --record writes: numpy's `savez` appends `.npz` to a name
-  without it, so the overwrite check and the printed path use that name."""
-  if not path:
-    return None
-  return path if path.endswith('.npz') else path + '.npz'
-
-
-def _check_metadata(policy):
-  """One error line unless the fields of the SavedModel's metadata that
-  evaluation reads have the types the exporter writes."""
-  meta = policy.metadata
-  where = f'{policy.path}/assets.extra/meta_rl.json'
-  if not isinstance(meta, dict):
-    common.fail(f'cannot load SavedModel: {where} is not a JSON object')
-  types = {'task': (str,), 'task_kwargs': (dict,), 'action_repeat': (int,),
-           'env_steps': (int, float)}
-  for key, allowed in types.items():
-    value = meta.get(key)
-    if value is not None and (not isinstance(value, allowed)
-                              or isinstance(value, bool)):
-      common.fail(f'cannot load SavedModel: {where} has a bad {key!r} '
-                  f'({value!r})')
-
-
-class _FactoryError(Exception):
-  pass
-
-
-def _env_factory(spec):
-  """The `module:callable` factory, wrapped so that its failures are one
-  error line naming it."""
-  module, sep, name = spec.partition(':')
-  if not sep or not module or not name:
-    common.fail(f'--env_factory must be module:callable, got {spec!r}')
-  try:
-    factory = getattr(importlib.import_module(module), name)
-  except (ImportError, AttributeError) as e:
-    common.fail(f'cannot load --env_factory {spec}: {e}')
-  if not callable(factory):
-    common.fail(f'--env_factory {spec} is not callable')
-
-  def make(seed):
-    try:
-      return factory(seed=seed)
-    except Exception as e:  # pylint: disable=broad-except
-      message = (str(e).splitlines() or [''])[0]
-      raise _FactoryError(f'--env_factory {spec}(seed={seed}) failed: '
-                          f'{type(e).__name__}: {message}') from e
-
-  make.__name__ = name
-  return make
-
-
 def main(argv):
   common.no_arguments(argv)
   if not FLAGS.saved_model:
@@ -182,74 +99,49 @@ def main(argv):
       if FLAGS[name].value is not None:
         common.fail(f'--{name} is for the tasks of this project; with '
                     '--env_factory the environments are your own')
+  from meta_rl import evaluation  # pylint: disable=g-import-not-at-top
   # Where the outputs go is checked before anything is played (an explicit
   # --output_dir before the SavedModel is even loaded).
-  out_dir = FLAGS.output_dir or _default_output_dir(FLAGS.saved_model)
+  out_dir = FLAGS.output_dir or evaluation.default_output_dir(FLAGS.saved_model)
   if FLAGS.output_dir:
     common.check_output_dir(out_dir, 'output_dir')
-  record = _record_path(FLAGS.record)
+  record = evaluation.record_path(FLAGS.record)
   if record:
     if os.path.isdir(record):
       common.fail(f'--record {record} is a directory')
     common.check_output_dir(os.path.dirname(os.path.abspath(record)),
                             'record')
-  from meta_rl import evaluation, files  # pylint: disable=g-import-not-at-top
-
   try:
-    policy = evaluation.SavedModelPolicy(FLAGS.saved_model, greedy=FLAGS.greedy)
-  except evaluation.SignatureMismatchError as e:
+    policy = evaluation.load_saved_model(FLAGS.saved_model, FLAGS.greedy)
+  except ValueError as e:
     common.fail(str(e))
-  except Exception as e:  # pylint: disable=broad-except
-    # Missing or damaged files (variables, saved_model.pb, meta_rl.json) give
-    # whatever TF's readers raise: OpError, OSError, IndexError, ValueError
-    # (json.JSONDecodeError, protobuf's DecodeError), ...
-    message = (str(e).strip().splitlines() or [type(e).__name__])[0]
-    common.fail(f'cannot load SavedModel {FLAGS.saved_model}: {message}')
-  _check_metadata(policy)
   if not FLAGS.output_dir:
     common.check_output_dir(out_dir, 'output_dir')
-  meta = policy.metadata
-  trained = meta.get('task')
-  tasks = environments.TASKS
+  trained = policy.metadata.get('task')
   factory = core = None
   task_kwargs = {}
-  if FLAGS.env_factory:
-    factory = _env_factory(FLAGS.env_factory)
-    # A user's own task keeps its name; a project task's agent tested on
-    # other environments is named after them.
-    task = (trained if isinstance(trained, str) and trained not in tasks
-            else factory.__name__)
-  else:
-    task = FLAGS.task or trained
-    if task is None:
-      common.fail('the SavedModel has no meta_rl metadata (no task): pass '
-                  '--task=TASK, or --env_factory=module:callable for a dm_env '
-                  'task')
-    if task not in tasks:
-      common.fail(f'the SavedModel was trained on {task!r}, which is not one '
-                  f"of this project's tasks ({', '.join(tasks)}): evaluate it "
-                  'on your dm_env task with --env_factory=module:callable '
-                  '(called with seed=) or from Python with '
-                  'meta_rl.evaluation.evaluate_dm_env')
-    overrides = ({} if FLAGS.num_trials is None
-                 else {'num_trials': FLAGS.num_trials})
-    if FLAGS.image_dir:
-      overrides['image_dir'] = FLAGS.image_dir
-    try:
-      core, task_kwargs = evaluation.test_core(task, meta, **overrides)
-    except (ValueError, TypeError) as e:
-      common.fail(str(e))
-    trained_kwargs = meta.get('task_kwargs', {})
-    for k, v in task_kwargs.items():
-      if k in trained_kwargs and trained_kwargs[k] != v:
-        print(f'warning: {k}={v} differs from training ({trained_kwargs[k]}); '
-              'the agent is tested outside its training range', file=sys.stderr)
-  json_path = os.path.join(out_dir, f'{task}.json')
-  png_path = os.path.join(out_dir, f'{task}.png')
-  for p in (json_path, png_path, record):
+  try:
+    if FLAGS.env_factory:
+      factory = evaluation.load_env_factory(FLAGS.env_factory)
+      # A user's own task keeps its name; a project task's agent tested on
+      # other environments is named after them.
+      task = (trained if isinstance(trained, str) and
+              trained not in environments.TASKS else factory.__name__)
+    else:
+      overrides = ({} if FLAGS.num_trials is None
+                   else {'num_trials': FLAGS.num_trials})
+      if FLAGS.image_dir:
+        overrides['image_dir'] = FLAGS.image_dir
+      task, core, task_kwargs, outside = evaluation.project_test_core(
+          policy.metadata, FLAGS.task, **overrides)
+      for k, v, was in outside:
+        print(f'warning: {k}={v} differs from training ({was}); the agent is '
+              'tested outside its training range', file=sys.stderr)
+  except (ValueError, TypeError) as e:
+    common.fail(str(e))
+  for p in evaluation.output_paths(out_dir, task) + (record,):
     if p and os.path.exists(p) and not FLAGS.overwrite:
       common.fail(f'{p} exists; pass --overwrite or choose --output_dir')
-
   started = []
 
   def log(line):  # progress, once every check has passed
@@ -273,39 +165,17 @@ def main(argv):
     else:
       result = evaluation.evaluate_core(policy, core, FLAGS.num_episodes,
                                         **options)
-  except _FactoryError as e:
+  except evaluation.EnvFactoryError as e:
     common.fail(str(e))
   except (ValueError, TypeError) as e:  # SignatureMismatchError included
     common.fail(str(e).splitlines()[0])
-  episodes = result.episodes
-  report = {'saved_model': policy.path, 'task': task, 'task_kwargs': task_kwargs,
-            'trained_on': trained, 'seed': FLAGS.seed,
-            'greedy': FLAGS.greedy, 'results': result.results}
-  if factory is not None:
-    report['env_factory'] = FLAGS.env_factory
-  files.write_json(json_path, report)
-  written = [json_path]
-  if importlib.util.find_spec('matplotlib') is None:
-    print('[evaluate] no figure: matplotlib (the analysis extra) is not '
-          'installed', file=sys.stderr)
-  else:
-    evaluation.plot_regret(
-        png_path, result.results,
-        f'trained on {trained or "?"}, tested on {task} '
-        f'({FLAGS.num_episodes} episodes)',
-        suboptimal=episodes.get('metric_suboptimal'))
-    written.append(png_path)
-  if record:
-    evaluation.write_recording(record, task, episodes, FLAGS.record_episodes)
-    written.append(record)
-  steps = int(meta.get('env_steps', 0))
-  tb_dir = _tensorboard_dir(FLAGS.saved_model, out_dir)
-  evaluation.write_tensorboard(
-      tb_dir, result, steps,
-      header=(f'{policy.path}: trained on {trained or "?"} for {steps} env '
-              f'steps; tested on {task}, {FLAGS.num_episodes} episodes, seed '
-              f'{FLAGS.seed}' + (', greedy' if FLAGS.greedy else '')))
-
+  written, tb_dir = evaluation.write_outputs(
+      result, policy, FLAGS.saved_model, out_dir, trained=trained,
+      task_kwargs=task_kwargs, num_episodes=FLAGS.num_episodes,
+      seed=FLAGS.seed, greedy=FLAGS.greedy,
+      env_factory=FLAGS.env_factory if factory is not None else None,
+      record=record, record_episodes=FLAGS.record_episodes,
+      warn=lambda line: print(line, file=sys.stderr))
   print(result.table())
   print(f'wrote {", ".join(written)}; TensorBoard: {tb_dir}')
 

@@ -45,8 +45,8 @@ import common
 
 common.start()  # first: Ctrl-C as one line, TensorFlow imported quietly
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from meta_rl import sweep as sweep_lib
 from meta_rl import task_specs
-from meta_rl.run import progress
 from meta_rl.sweep import tune
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -90,82 +90,8 @@ FLAGS = flags.FLAGS
 
 FORBIDDEN = ('run_dir', 'resume')  # set per trial by the sweep
 CONFIG_FLAGS = [f.name for f in dataclasses.fields(tune.SweepConfig)]
-
-
-def load_launcher(path):
-  """The launcher module at `path` (its `define_flags` and `make_task`)."""
-  if not os.path.isfile(path):
-    raise ValueError(f'--launcher {path}: no such file')
-  name = '_launcher_' + os.path.splitext(os.path.basename(path))[0]
-  if name in sys.modules:
-    return sys.modules[name]
-  spec = importlib.util.spec_from_file_location(name, path)
-  module = importlib.util.module_from_spec(spec)
-  sys.modules[name] = module
-  spec.loader.exec_module(module)
-  if not (hasattr(module, 'define_flags') and hasattr(module, 'make_task')):
-    raise ValueError(f'--launcher {path} is not a training launcher (it has '
-                     'no define_flags and make_task)')
-  return module
-
-
-def launcher_flags(module, args):
-  """A private FlagValues with the launcher's flags, parsed from `args`."""
-  fv = flags.FlagValues()
-  module.define_flags(fv)
-  fv(['launcher'] + list(args))
-  return fv
-
-
-def make_trial_job(params, run_dir, *, launcher, launcher_args):
-  """A trial's job (`tune.run_sweep`'s `make_job`): the launcher's own
-  flags-to-configs translation, on a private `FlagValues`, of the shared
-  flags plus the trial's sampled values."""
-  module = load_launcher(launcher)
-  fv = launcher_flags(module, list(launcher_args) + tune.trial_args(params) +
-                      [f'--run_dir={run_dir}'])
-  return common.job_from_flags(module.make_task, fv)
-
-
-def _resolve_space(name):
-  """The search space: --space_file then --space items, else the default."""
-  from meta_rl import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
-  if FLAGS.space is None and FLAGS.space_file is None:
-    if name not in task_specs.SEARCH_SPACES:
-      common.fail(f'--launcher {name} has no default search space; give '
-                  '--space or --space_file')
-    return sweep_lib.parse_space(task_specs.SEARCH_SPACES[name])
-  space = {}
-  try:
-    if FLAGS.space_file:
-      with open(FLAGS.space_file) as f:
-        space.update(sweep_lib.parse_space(f.read()))
-    if FLAGS.space:
-      space.update(sweep_lib.parse_space(FLAGS.space))
-  except OSError as e:
-    common.fail(f'cannot read --space_file: {e.strerror}: {FLAGS.space_file}')
-  except sweep_lib.SpaceError as e:
-    common.fail(f'bad search space: {e}')
-  if not space:
-    common.fail('the search space is empty')
-  return space
-
-
-def _check_space(module, launcher_argv, space):
-  """Every dimension names a launcher flag, and its end values parse and
-  make valid configs (so that no trial fails on a bad spec)."""
-  fv = launcher_flags(module, launcher_argv)
-  for p in space.values():
-    if p.name not in fv:
-      common.fail(f'search space: {p.name} is not a flag of {FLAGS.launcher}')
-    if p.name in FORBIDDEN:
-      common.fail(f'search space: --{p.name} is set by the sweep')
-    for v in p.examples():
-      try:
-        common.job_from_flags(module.make_task, launcher_flags(
-            module, list(launcher_argv) + [f'--{p.name}={v}']))
-      except (flags.Error, ValueError, OSError) as e:
-        common.fail(f'search space: {p.name}={v}: {str(e).splitlines()[0]}')
+load_launcher = common.load_launcher  # the names tests/test_sweep.py uses
+launcher_flags = common.launcher_flags
 
 
 def main(argv):
@@ -190,20 +116,24 @@ def main(argv):
 
   launcher = os.path.abspath(FLAGS.launcher)
   try:
-    module = load_launcher(launcher)
+    module = common.load_launcher(launcher)
     job = common.job_from_flags(module.make_task,
-                                launcher_flags(module, launcher_argv))
+                                common.launcher_flags(module, launcher_argv))
     metric, mode = task_specs.sweep_metric(job.task.make_core())
   except (flags.Error, ValueError, OSError) as e:
     common.fail(str(e).splitlines()[0])
   name = os.path.splitext(os.path.basename(launcher))[0]
-  space = _resolve_space(name)
-  _check_space(module, launcher_argv, space)
+  try:
+    space = sweep_lib.resolve_space(name, task_specs.SEARCH_SPACES.get(name),
+                                    FLAGS.space, FLAGS.space_file)
+    common.check_space(module, launcher_argv, space, FLAGS.launcher, FORBIDDEN)
+  except ValueError as e:
+    common.fail(str(e))
 
   started = time.time()
   try:
     trials, paths = tune.run_sweep(
-        functools.partial(make_trial_job, launcher=launcher,
+        functools.partial(common.make_trial_job, launcher=launcher,
                           launcher_args=list(launcher_argv)),
         space, FLAGS.sweep_dir, config, metric=metric, mode=mode,
         total_steps=job.train.total_steps, title=f'{name} on {job.task.name}',
@@ -212,30 +142,13 @@ def main(argv):
         pythonpath=[REPO, os.path.join(REPO, 'launch')])
   except tune.SweepError as e:
     common.fail(str(e))
-  _print_summary(trials, paths, config, metric, mode, time.time() - started)
-
-
-def _print_summary(trials, paths, config, metric, mode, seconds):
-  """The report's table and selection on stdout; exit 130 if interrupted."""
-  from meta_rl import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
-  s = sweep_lib.summary(trials, config.top_k, mode)
-  print(sweep_lib.report_table(trials, config.top_k, metric, mode))
-  if s['second_half_mean'] is not None:
-    print(f'top {len(s["selected"])} on the second half: {metric} '
-          f'{s["second_half_mean"]:.4f}; best setting '
-          + ' '.join(tune.trial_args(
-              {k: f'{v:.6g}' if isinstance(v, float) else v
-               for k, v in s['best_params'].items()})))
-  print(f'{s["counts"]["finished"]} finished, {s["counts"]["failed"]} failed, '
-        f'{s["counts"]["stopped"]} stopped, {s["counts"]["unfinished"]} '
-        f'unfinished in {progress.format_duration(seconds)}; '
-        f'wrote {", ".join(paths.values())}'
-        + ('' if 'png' in paths else
-           ' (no figure: matplotlib, of the analysis extra, is missing)'))
-  if s['counts']['unfinished']:
+  text, unfinished = tune.summary_text(trials, paths, config.top_k, metric,
+                                       mode, time.time() - started)
+  print(text)
+  if unfinished:
     # Only an interruption (Ctrl-C, which Tune catches to save the sweep)
     # leaves trials unfinished: exit as the launchers do on SIGINT.
-    print(f'[sweep] {s["counts"]["unfinished"]} trials unfinished (interrupted);'
+    print(f'[sweep] {unfinished} trials unfinished (interrupted);'
           ' rerun the same command to continue', file=sys.stderr)
     sys.exit(130)
 
@@ -250,7 +163,7 @@ def parse_flags(argv):
     if launcher:
       try:
         fv = flags.FlagValues()
-        load_launcher(launcher).define_flags(fv)
+        common.load_launcher(launcher).define_flags(fv)
         extra = [f'flags of {launcher} (fixed for every trial, or swept):']
         extra += common.flag_sections(fv)
       except ValueError as e:

@@ -38,9 +38,11 @@ Modules: `agent`, `losses`, `metrics` (episode bookkeeping), `preflight`
 `learner`, `in_graph`, `python_env`), `run` (the run loop around a trainer,
 run dirs, checkpoints, progress, held-out evaluation while training:
 `meta_rl.run.run(trainer, run_dir)`), `evaluation` (a module per topic:
-`policies`, `restore`, `rollout`, `summary`, `evaluate`, `report`),
-`sweep` (`space`, `trials`, `report`, and `tune`, the Ray Tune driver),
-`baselines`. Tasks live in the `environments` package.
+`policies`, `restore`, `rollout`, `summary`, `evaluate`, `report`,
+`outputs`), `sweep` (`space`, `trials`, `report`, and `tune`, the Ray Tune
+driver), `baselines`, `experiments` (the paper's analyses and figures, a
+module per experiment); module `serving` (an agent served by TF Serving as
+a policy). Tasks live in the `environments` package.
 """
 
 try:

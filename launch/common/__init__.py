@@ -26,7 +26,10 @@ printed as flags (`as_flags`).
 
 Modules, one topic each: `process` (start-up, signals, `fail`), `flagdefs`
 (flag definitions, `--help`, parsing checks), `jobs` (flags -> configs ->
-`experiment.train`), `analysis` (what the analysis launchers load). Their
+`experiment.train`, also of another launcher for a sweep trial), `analysis`
+(what the analysis launchers load). What the launchers then run is the
+library's: `meta_rl.experiments` (the paper's analyses and figures),
+`meta_rl.evaluation`, `meta_rl.serving`, `meta_rl.sweep`. Their
 public names are `common.<name>`; those of the modules that import the
 library are imported on first use.
 """

@@ -7,6 +7,7 @@ from common.flagdefs import baseline_options
 from common.process import fail
 from meta_rl import baselines as baselines_lib
 from meta_rl import spec as spec_lib
+from meta_rl.run.progress import tensorboard_curve
 
 __all__ = [
     'ANALYSIS_PACKAGES',
@@ -109,30 +110,3 @@ def run_policy(run_dir, core, task, flag):
             f'{name} (update {prefix.rsplit("-", 1)[-1]})')
   except (OSError, ValueError) as e:
     fail(f'--{flag} {run_dir}: {str(e).splitlines()[0]}')
-
-
-def tensorboard_curve(run_dir, tag, wall_times=False, sub=''):
-  """(steps, values) of a logged scalar (e.g. 'p_correct_later') from every
-  point of a run's TensorBoard events (RUN_DIR/tb/SUB, e.g. sub='heldout');
-  with `wall_times`, (steps, values, wall times in seconds). Empty lists if
-  it was never logged, or if the run has no TensorBoard folder (e.g. a
-  shipped policy: a SavedModel without its training)."""
-  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
-  if not os.path.isdir(os.path.join(run_dir, 'tb', sub)):
-    return ([], [], []) if wall_times else ([], [])
-  # 0: keep every point (the default keeps a sample of 10 tensor events).
-  acc = event_accumulator.EventAccumulator(
-      os.path.join(run_dir, 'tb', sub),
-      size_guidance={'scalars': 0, 'tensors': 0})
-  acc.Reload()
-  if tag in acc.Tags().get('tensors', []):  # TF2 summaries are tensors
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    events = acc.Tensors(tag)
-    values = [float(tf.make_ndarray(e.tensor_proto)) for e in events]
-  elif tag in acc.Tags().get('scalars', []):
-    events = acc.Scalars(tag)
-    values = [e.value for e in events]
-  else:
-    events, values = [], []
-  out = ([e.step for e in events], values)
-  return out + ([e.wall_time for e in events],) if wall_times else out

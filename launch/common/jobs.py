@@ -1,8 +1,14 @@
-"""A training launcher's job: flags -> configs -> `experiment.train`."""
+"""A training launcher's job: flags -> configs -> `experiment.train`; and
+another launcher's job, as a sweep trial makes it (`load_launcher`,
+`launcher_flags`, `make_trial_job`, `check_space`)."""
 
 import dataclasses
+import importlib.util
+import os
 import sys
 from typing import Any, Dict
+
+from absl import flags
 
 from common.flagdefs import check_output_dir
 from common.process import FLAGS, fail
@@ -17,6 +23,10 @@ __all__ = [
     'Job',
     'job_from_flags',
     'train',
+    'load_launcher',
+    'launcher_flags',
+    'make_trial_job',
+    'check_space',
 ]
 
 
@@ -120,3 +130,59 @@ def train(make_task) -> str:
           file=sys.stderr)
   print(result.saved_model)
   return result.saved_model
+
+
+def load_launcher(path):
+  """The launcher module at `path` (its `define_flags` and `make_task`)."""
+  if not os.path.isfile(path):
+    raise ValueError(f'--launcher {path}: no such file')
+  name = '_launcher_' + os.path.splitext(os.path.basename(path))[0]
+  if name in sys.modules:
+    return sys.modules[name]
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  spec.loader.exec_module(module)
+  if not (hasattr(module, 'define_flags') and hasattr(module, 'make_task')):
+    raise ValueError(f'--launcher {path} is not a training launcher (it has '
+                     'no define_flags and make_task)')
+  return module
+
+
+def launcher_flags(module, args):
+  """A private FlagValues with the launcher's flags, parsed from `args`."""
+  fv = flags.FlagValues()
+  module.define_flags(fv)
+  fv(['launcher'] + list(args))
+  return fv
+
+
+def make_trial_job(params, run_dir, *, launcher, launcher_args):
+  """A trial's job (`tune.run_sweep`'s `make_job`): the launcher's own
+  flags-to-configs translation, on a private `FlagValues`, of the shared
+  flags plus the trial's sampled values."""
+  from meta_rl.sweep import tune  # pylint: disable=g-import-not-at-top
+  module = load_launcher(launcher)
+  fv = launcher_flags(module, list(launcher_args) + tune.trial_args(params) +
+                      [f'--run_dir={run_dir}'])
+  return job_from_flags(module.make_task, fv)
+
+
+def check_space(module, launcher_argv, space, launcher, forbidden):
+  """Every dimension of `space` names a flag of the launcher `module` (at
+  path `launcher`) other than the `forbidden` ones, and its end values
+  parse and make valid configs (so that no trial fails on a bad spec).
+  Raises ValueError with one line otherwise."""
+  fv = launcher_flags(module, launcher_argv)
+  for p in space.values():
+    if p.name not in fv:
+      raise ValueError(f'search space: {p.name} is not a flag of {launcher}')
+    if p.name in forbidden:
+      raise ValueError(f'search space: --{p.name} is set by the sweep')
+    for v in p.examples():
+      try:
+        job_from_flags(module.make_task, launcher_flags(
+            module, list(launcher_argv) + [f'--{p.name}={v}']))
+      except (flags.Error, ValueError, OSError) as e:
+        raise ValueError(f'search space: {p.name}={v}: '
+                         f'{str(e).splitlines()[0]}') from e

@@ -17,10 +17,14 @@ One module per topic:
               `headline_scalars`;
   `evaluate`  whole evaluations, an agent next to baselines on the same
               episodes: `evaluate_core` (a project task, e.g. from
-              `test_core`), `evaluate_dm_env` (a user's own dm_env task),
-              both returning an `Evaluation`;
+              `test_core` or `project_test_core`; an export loaded by
+              `load_saved_model`), `evaluate_dm_env` (a
+              user's own dm_env task, e.g. from `load_env_factory`), both
+              returning an `Evaluation`;
   `report`    `write_tensorboard` and the regret figures
-              (`draw_regret_curves`, `plot_regret`).
+              (`draw_regret_curves`, `plot_regret`);
+  `outputs`   what an evaluation of an export writes and where
+              (`default_output_dir`, `record_path`, `write_outputs`).
 
 The names below are the package's API, e.g.
 
@@ -29,9 +33,15 @@ The names below are the package's API, e.g.
     print(result.table())
 """
 
-from meta_rl.evaluation.evaluate import (TASK_AGNOSTIC_BASELINES, Evaluation,
+from meta_rl.evaluation.evaluate import (TASK_AGNOSTIC_BASELINES,
+                                         EnvFactoryError, Evaluation,
                                          baseline_names, evaluate_core,
-                                         evaluate_dm_env, test_core)
+                                         evaluate_dm_env, load_env_factory,
+                                         load_saved_model, project_test_core,
+                                         test_core)
+from meta_rl.evaluation.outputs import (default_output_dir, output_paths,
+                                        record_path, tensorboard_dir,
+                                        write_outputs)
 from meta_rl.evaluation.policies import (AgentPolicy, SavedModelPolicy,
                                          SignatureMismatchError, TFPolicy)
 from meta_rl.evaluation.report import (draw_regret_curves, plot_regret,
@@ -50,7 +60,10 @@ __all__ = [
     'play_episodes', 'play_dm_env_episodes', 'write_recording',
     'summarise', 'episode_sums', 'format_table', 'headline_scalars',
     'metric_names',
-    'test_core', 'evaluate_core', 'evaluate_dm_env', 'Evaluation',
-    'baseline_names', 'TASK_AGNOSTIC_BASELINES',
+    'test_core', 'project_test_core', 'evaluate_core', 'evaluate_dm_env',
+    'Evaluation', 'baseline_names', 'TASK_AGNOSTIC_BASELINES',
+    'load_saved_model', 'load_env_factory', 'EnvFactoryError',
+    'default_output_dir', 'output_paths', 'record_path', 'tensorboard_dir',
+    'write_outputs',
     'write_tensorboard', 'draw_regret_curves', 'plot_regret',
 ]

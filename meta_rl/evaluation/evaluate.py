@@ -13,6 +13,7 @@ agent's episodes and the table launch/evaluate.py prints
 """
 
 import dataclasses
+import importlib
 import os
 import types
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -22,9 +23,55 @@ import dm_env
 import environments
 from environments import core as core_lib
 from meta_rl import task_specs
-from meta_rl.evaluation.policies import AgentPolicy, SavedModelPolicy
+from meta_rl.evaluation.policies import (AgentPolicy, SavedModelPolicy,
+                                         SignatureMismatchError)
 from meta_rl.evaluation.rollout import play_dm_env_episodes, play_episodes
 from meta_rl.evaluation.summary import format_table, metric_names, summarise
+
+
+def load_saved_model(path: str, greedy: bool = False) -> SavedModelPolicy:
+  """The SavedModel at `path` as a policy, its metadata checked
+  (`SavedModelPolicy.check_metadata`). Raises ValueError with one line
+  (`SignatureMismatchError`'s own message) if it cannot be loaded."""
+  try:
+    policy = SavedModelPolicy(path, greedy=greedy)
+  except SignatureMismatchError:
+    raise
+  except Exception as e:  # pylint: disable=broad-except
+    # Missing or damaged files (variables, saved_model.pb, meta_rl.json) give
+    # whatever TF's readers raise: OpError, OSError, IndexError, ValueError
+    # (json.JSONDecodeError, protobuf's DecodeError), ...
+    message = (str(e).strip().splitlines() or [type(e).__name__])[0]
+    raise ValueError(f'cannot load SavedModel {path}: {message}') from e
+  policy.check_metadata()
+  return policy
+
+
+def project_test_core(metadata: Dict[str, Any], task: Optional[str] = None,
+                      **overrides):
+  """`test_core` for a SavedModel's `metadata` on `task` (default: the task
+  it was trained on), which must be a task of this project: a SavedModel
+  without metadata or trained on a user's own task raises ValueError
+  saying how to evaluate it (as do bad task arguments: TypeError too).
+  Returns `(task, core, kwargs, outside)`, `outside` naming each task
+  argument that differs from training: `(name, value, trained value)`."""
+  task = task or metadata.get('task')
+  if task is None:
+    raise ValueError('the SavedModel has no meta_rl metadata (no task): pass '
+                     '`task`=TASK, or `env_factory`=module:callable for a '
+                     'dm_env task')
+  if task not in environments.TASKS:
+    raise ValueError(
+        f'the SavedModel was trained on {task!r}, which is not one '
+        f"of this project's tasks ({', '.join(environments.TASKS)}): "
+        'evaluate it on your dm_env task with `env_factory`=module:callable '
+        '(called with seed=) or from Python with '
+        'meta_rl.evaluation.evaluate_dm_env')
+  core, kwargs = test_core(task, metadata, **overrides)
+  trained_kwargs = metadata.get('task_kwargs', {})
+  outside = [(k, v, trained_kwargs[k]) for k, v in kwargs.items()
+             if k in trained_kwargs and trained_kwargs[k] != v]
+  return task, core, kwargs, outside
 
 
 def test_core(task: str, metadata: Dict[str, Any], **overrides):
@@ -147,6 +194,38 @@ def evaluate_core(policy, core: core_lib.BatchedCore, num_episodes: int, *,
 
 # Baselines that need nothing of a task but its number of actions, so also
 # play a user's own dm_env task.
+class EnvFactoryError(Exception):
+  """A user's env factory (`load_env_factory`) failed to make an
+  environment; the message is one line naming it."""
+
+
+def load_env_factory(spec: str) -> Callable[..., dm_env.Environment]:
+  """The `module:callable` factory `spec` (`evaluate_dm_env`'s
+  `env_factory`), wrapped so that its failures are one line naming it
+  (`EnvFactoryError`); named after the callable. Raises ValueError if
+  `spec` does not name a callable."""
+  module, sep, name = spec.partition(':')
+  if not sep or not module or not name:
+    raise ValueError(f'`env_factory` must be module:callable, got {spec!r}')
+  try:
+    factory = getattr(importlib.import_module(module), name)
+  except (ImportError, AttributeError) as e:
+    raise ValueError(f'cannot load `env_factory` {spec}: {e}') from e
+  if not callable(factory):
+    raise ValueError(f'`env_factory` {spec} is not callable')
+
+  def make(seed):
+    try:
+      return factory(seed=seed)
+    except Exception as e:  # pylint: disable=broad-except
+      message = (str(e).splitlines() or [''])[0]
+      raise EnvFactoryError(f'`env_factory` {spec}(seed={seed}) failed: '
+                            f'{type(e).__name__}: {message}') from e
+
+  make.__name__ = name
+  return make
+
+
 TASK_AGNOSTIC_BASELINES = ('random', 'ucb1', 'ucb', 'rw_0.2', 'rw_0.8')
 
 

@@ -100,6 +100,22 @@ class SavedModelPolicy(TFPolicy):
     self.metadata = export_lib.read_metadata(self.path)
     self.greedy = greedy
 
+  def check_metadata(self) -> None:
+    """Raises ValueError unless the fields of the metadata that evaluation
+    reads have the types the exporter writes."""
+    meta = self.metadata
+    where = f'{self.path}/assets.extra/meta_rl.json'
+    if not isinstance(meta, dict):
+      raise ValueError(f'cannot load SavedModel: {where} is not a JSON object')
+    types = {'task': (str,), 'task_kwargs': (dict,), 'action_repeat': (int,),
+             'env_steps': (int, float)}
+    for key, allowed in types.items():
+      value = meta.get(key)
+      if value is not None and (not isinstance(value, allowed)
+                                or isinstance(value, bool)):
+        raise ValueError(f'cannot load SavedModel: {where} has a bad {key!r} '
+                         f'({value!r})')
+
   def check_fits(self, observation_spec: Dict[str, Any], num_actions: int,
                  task: str) -> None:
     """Raises SignatureMismatchError unless the signature fits a task with

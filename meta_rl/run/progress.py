@@ -1,5 +1,6 @@
 """What a run shows while it trains: a progress line to the log and every
-scalar to TensorBoard every `every_secs`, histograms at a lower rate.
+scalar to TensorBoard every `every_secs`, histograms at a lower rate; and
+what reads a logged scalar back (`tensorboard_curve`).
 
 Rates (steps/s, frames/s) and the ETA leave out the update that compiled the
 trainer's tf.function and the writing of summaries: the clock restarts after
@@ -150,3 +151,29 @@ class Progress:
 
   def close(self) -> None:
     self.writer.close()
+
+
+def tensorboard_curve(run_dir, tag, wall_times=False, sub=''):
+  """(steps, values) of a logged scalar (e.g. 'p_correct_later') from every
+  point of a run's TensorBoard events (RUN_DIR/tb/SUB, e.g. sub='heldout');
+  with `wall_times`, (steps, values, wall times in seconds). Empty lists if
+  it was never logged, or if the run has no TensorBoard folder (e.g. a
+  shipped policy: a SavedModel without its training)."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  if not os.path.isdir(os.path.join(run_dir, 'tb', sub)):
+    return ([], [], []) if wall_times else ([], [])
+  # 0: keep every point (the default keeps a sample of 10 tensor events).
+  acc = event_accumulator.EventAccumulator(
+      os.path.join(run_dir, 'tb', sub),
+      size_guidance={'scalars': 0, 'tensors': 0})
+  acc.Reload()
+  if tag in acc.Tags().get('tensors', []):  # TF2 summaries are tensors
+    events = acc.Tensors(tag)
+    values = [float(tf.make_ndarray(e.tensor_proto)) for e in events]
+  elif tag in acc.Tags().get('scalars', []):
+    events = acc.Scalars(tag)
+    values = [e.value for e in events]
+  else:
+    events, values = [], []
+  out = ([e.step for e in events], values)
+  return out + ([e.wall_time for e in events],) if wall_times else out

@@ -13,7 +13,7 @@ newlines (a file may hold one per line, `#` starts a comment):
 
 import dataclasses
 import math
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 KINDS = ('loguniform', 'uniform', 'randint', 'choice', 'grid')
 
@@ -127,3 +127,31 @@ def parse_space(text: str) -> Dict[str, Param]:
 
 def space_spec(space: Mapping[str, Param]) -> str:
   return ','.join(p.spec() for p in space.values())
+
+
+def resolve_space(name: str, default: Optional[str], space: Optional[str],
+                  space_file: Optional[str]) -> Dict[str, Param]:
+  """A sweep's search space: the items of the file `space_file`, then those
+  of `space`; with neither, `default` (launcher `name`'s default spec).
+  Raises SpaceError (a ValueError) with one line: no default, a file that
+  cannot be read, a bad spec, an empty space."""
+  if space is None and space_file is None:
+    if default is None:
+      raise SpaceError(f'`launcher` {name} has no default search space; give '
+                       '`space` or `space_file`')
+    return parse_space(default)
+  params = {}
+  try:
+    if space_file:
+      with open(space_file) as f:
+        params.update(parse_space(f.read()))
+    if space:
+      params.update(parse_space(space))
+  except OSError as e:
+    raise SpaceError(f'cannot read `space_file`: {e.strerror}: '
+                     f'{space_file}') from e
+  except SpaceError as e:
+    raise SpaceError(f'bad search space: {e}') from e
+  if not params:
+    raise SpaceError('the search space is empty')
+  return params

@@ -132,6 +132,31 @@ def trial_args(params: Mapping[str, Any]) -> List[str]:
   return [f'--{k}={v}' for k, v in sorted(params.items())]
 
 
+def summary_text(trials: Sequence[trials_lib.Trial], paths: Mapping[str, str],
+                 top_k: int, metric: str, mode: str,
+                 seconds: float) -> Tuple[str, int]:
+  """What a finished sweep prints: the report's table, the selection on the
+  second half with the best setting, the counts of trials and the files
+  written (`paths`). Returns `(text, unfinished trials)`."""
+  s = trials_lib.summary(trials, top_k, mode)
+  lines = [report_lib.report_table(trials, top_k, metric, mode)]
+  if s['second_half_mean'] is not None:
+    lines.append(
+        f'top {len(s["selected"])} on the second half: {metric} '
+        f'{s["second_half_mean"]:.4f}; best setting '
+        + ' '.join(trial_args(
+            {k: f'{v:.6g}' if isinstance(v, float) else v
+             for k, v in s['best_params'].items()})))
+  lines.append(
+      f'{s["counts"]["finished"]} finished, {s["counts"]["failed"]} failed, '
+      f'{s["counts"]["stopped"]} stopped, {s["counts"]["unfinished"]} '
+      f'unfinished in {progress.format_duration(seconds)}; '
+      f'wrote {", ".join(paths.values())}'
+      + ('' if 'png' in paths else
+         ' (no figure: matplotlib, of the analysis extra, is missing)'))
+  return '\n'.join(lines), s['counts']['unfinished']
+
+
 def check_sweep_dir(sweep_dir: str, settings: Mapping[str, Any]) -> bool:
   """Writes SWEEP_DIR/sweep.json and returns False; or, if it is there,
   returns True when it holds the same sweep. SweepError otherwise."""
