@@ -187,18 +187,52 @@ def test_bad_sweeps_are_one_line(tmp_path):
   assert "pip install -e '.[sweep]'" in _error(_sweep(*base, env=env))
 
 
-def test_tiny_sweep_on_embedded_ray(tmp_path):
+def test_tiny_sweep_on_embedded_ray_interrupted_continued_and_reported(
+    tmp_path):
+  """One sweep on an embedded Ray cluster, its whole life: Ctrl-C ends it as
+  it ends a launcher (130); the rerun continues it one trial at a time
+  although Tune restores the first run's --max_concurrent_trials (issue 26,
+  item 8); a trial that fails (a batch no machine holds, like one that runs
+  out of memory) is reported and the sweep goes on; the report ranks on
+  the first half and reports the second; a third invocation trains and
+  evaluates nothing again; another sweep in the directory is refused."""
   pytest.importorskip('ray.tune')
+  import signal  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
   sweep_dir = str(tmp_path / 'sweep')
-  args = ['--launcher=launch/bandits.py', *TINY, f'--sweep_dir={sweep_dir}',
-          # A batch no machine holds passes the flag checks and fails in its
-          # trial (the run's size check), like a trial that runs out of
-          # memory.
+  args = ['--launcher=launch/bandits.py', *TINY[:4], '--total_steps=8000',
+          '--log_every_secs=1', '--checkpoint_every=20',
+          f'--sweep_dir={sweep_dir}',
           '--space=batch_size=grid:8|16|400000000,seed=randint:0:1000',
           '--num_samples=1', '--top_k=1', '--eval_episodes=20',
           '--max_failures=0', '--num_cpus=3']  # the three trials at once
-  proc = _sweep(*args)
-  assert proc.returncode == 0, proc.stderr[-3000:]
+  proc = subprocess.Popen(
+      [sys.executable, os.path.join(ROOT, 'launch', 'sweep.py'), *args],
+      stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+  lines = []
+  deadline = time.time() + 300
+  for line in proc.stderr:  # until the trials start
+    lines.append(line)
+    if line.startswith('[sweep] started ') or time.time() > deadline:
+      break
+  time.sleep(2)  # the trials compile their first update
+  proc.send_signal(signal.SIGINT)
+  _, rest = proc.communicate(timeout=300)
+  err = ''.join(lines) + rest
+  assert proc.returncode == 130, err[-3000:]
+  assert 'unfinished (interrupted); rerun the same command' in err
+
+  args.append('--max_concurrent_trials=1')
+  again = _sweep(*args)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert '[sweep] continuing' in again.stderr
+  running = set()
+  for line in again.stderr.splitlines():
+    if line.startswith('[sweep] started '):
+      running.add(line.split()[2])
+      assert len(running) == 1, again.stderr
+    elif line.startswith(('[sweep] finished ', '[sweep] failed ')):
+      running.discard(line.split()[2].rstrip(':'))
   with open(os.path.join(sweep_dir, 'report.json')) as f:
     report = json.load(f)
   assert len(report['trials']) == 3
@@ -233,61 +267,18 @@ def test_tiny_sweep_on_embedded_ray(tmp_path):
   with open(os.path.join(sweep_dir, 'report.md')) as f:
     assert f.read().count('| finished |') == 2
 
-  # A second invocation trains and evaluates nothing again.
+  # A third invocation trains and evaluates nothing again.
   mtimes = {t['trial_id']: os.path.getmtime(os.path.join(
       sweep_dir, t['run_dir'], 'eval', 'sweep.json')) for t in finished}
-  again = _sweep(*args)
-  assert again.returncode == 0, again.stderr[-3000:]
-  assert '[sweep] continuing' in again.stderr
-  assert '[sweep] started' not in again.stderr
+  third = _sweep(*args)
+  assert third.returncode == 0, third.stderr[-3000:]
+  assert '[sweep] continuing' in third.stderr
+  assert '[sweep] started' not in third.stderr
   for t in finished:
     assert os.path.getmtime(os.path.join(
         sweep_dir, t['run_dir'], 'eval', 'sweep.json')) == mtimes[t['trial_id']]
   with open(os.path.join(sweep_dir, 'report.json')) as f:
     assert json.load(f)['summary'] == report['summary']
   # Another sweep in the same directory is refused.
-  assert 'holds another sweep' in _error(_sweep(*args[:-1], '--top_k=2'))
-
-
-def test_interrupted_sweep_exits_130_and_continues_one_trial_at_a_time(
-    tmp_path):
-  """Ctrl-C ends a sweep as it ends a launcher (130); the rerun keeps the
-  new --max_concurrent_trials although Tune restores the first run's
-  (issue 26, item 8)."""
-  pytest.importorskip('ray.tune')
-  import signal  # pylint: disable=g-import-not-at-top
-  import time  # pylint: disable=g-import-not-at-top
-  sweep_dir = str(tmp_path / 'sweep')
-  args = ['--launcher=launch/bandits.py', *TINY[:4], '--total_steps=8000',
-          '--log_every_secs=1', '--checkpoint_every=20',
-          f'--sweep_dir={sweep_dir}', '--space=seed=grid:1|2',
-          '--num_samples=1', '--eval_episodes=10', '--num_cpus=2']
-  proc = subprocess.Popen(
-      [sys.executable, os.path.join(ROOT, 'launch', 'sweep.py'), *args],
-      stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
-  lines = []
-  deadline = time.time() + 300
-  for line in proc.stderr:  # until the trials start
-    lines.append(line)
-    if line.startswith('[sweep] started ') or time.time() > deadline:
-      break
-  time.sleep(2)  # the trials compile their first update
-  proc.send_signal(signal.SIGINT)
-  _, rest = proc.communicate(timeout=300)
-  err = ''.join(lines) + rest
-  assert proc.returncode == 130, err[-3000:]
-  assert 'unfinished (interrupted); rerun the same command' in err
-
-  again = _sweep(*args, '--max_concurrent_trials=1')
-  assert again.returncode == 0, again.stderr[-3000:]
-  assert '[sweep] continuing' in again.stderr
-  running = set()
-  for line in again.stderr.splitlines():
-    if line.startswith('[sweep] started '):
-      running.add(line.split()[2])
-      assert len(running) == 1, again.stderr
-    elif line.startswith(('[sweep] finished ', '[sweep] failed ')):
-      running.discard(line.split()[2].rstrip(':'))
-  with open(os.path.join(sweep_dir, 'report.json')) as f:
-    report = json.load(f)
-  assert [t['status'] for t in report['trials']] == ['finished'] * 2
+  assert 'holds another sweep' in _error(_sweep(
+      *[a for a in args if not a.startswith('--top_k')], '--top_k=2'))
