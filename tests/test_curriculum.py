@@ -140,13 +140,23 @@ def test_the_trainer_switches_at_the_stage_and_restarts_every_episode():
   assert 30 < trainer.frames <= 30 + 4 * B * K
 
 
+@pytest.fixture(scope='module')
+def straight():
+  """Weights and carry after 4 updates of the PAPER curriculum without a
+  stop (NumPy copies, shared by the resume cases)."""
+  trainer = _trainer(PAPER, total_updates=4)
+  for _ in range(4):
+    trainer.train_step()
+  return ([v.numpy() for v in trainer.agent.trainable_variables],
+          [x.numpy() for x in tf.nest.flatten(trainer._carry)])  # pylint: disable=protected-access
+
+
 @pytest.mark.parametrize('stop', [2, 3])
-def test_a_resume_on_either_side_of_a_switch_is_exact(tmp_path, stop):
+def test_a_resume_on_either_side_of_a_switch_is_exact(tmp_path, stop,
+                                                      straight):
   """Checkpointed at the stage's first update (2: the episodes restored are
   the old stage's, restarted) or after it (3: carried on)."""
-  straight = _trainer(PAPER, total_updates=4)
-  for _ in range(4):
-    straight.train_step()
+  weights, carry = straight
   loop.run(_trainer(PAPER, total_updates=stop), str(tmp_path),
              checkpoint_every=1, log=lambda s: None)
   lines = []
@@ -156,12 +166,14 @@ def test_a_resume_on_either_side_of_a_switch_is_exact(tmp_path, stop):
   assert resumed.stage == 1
   assert lines == ['curriculum stage 1 from update 2 (30 decisions)' +
                    ('' if stop == 2 else ', resumed at update 3')]
-  for a, b in zip(straight.agent.trainable_variables,
-                  resumed.agent.trainable_variables):
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
-  for a, b in zip(tf.nest.flatten(straight._carry),  # pylint: disable=protected-access
-                  tf.nest.flatten(resumed._carry)):  # pylint: disable=protected-access
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+  got = resumed.agent.trainable_variables
+  assert len(got) == len(weights)
+  for a, b in zip(weights, got):
+    np.testing.assert_array_equal(a, b.numpy())
+  got = tf.nest.flatten(resumed._carry)  # pylint: disable=protected-access
+  assert len(got) == len(carry)
+  for a, b in zip(carry, got):
+    np.testing.assert_array_equal(a, b.numpy())
 
 
 def test_a_stage_that_changes_what_the_agent_sees_is_refused():

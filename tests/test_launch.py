@@ -139,10 +139,10 @@ def test_resume_after_kill_9(tmp_path):
 
 def test_sigterm_checkpoints_and_does_not_export(tmp_path):
   run = str(tmp_path / 'term')
-  args = ['--task=easy', f'--run_dir={run}', *TINY, '--checkpoint_every=1000',
+  args = ['--task=easy', f'--run_dir={run}', *TINY, '--checkpoint_every=100',
           '--total_steps=8000000']
   proc = _start(args, tmp_path / 'stderr.txt')
-  _wait_for(os.path.join(run, 'checkpoints', 'checkpoint'))
+  _wait_for(os.path.join(run, 'checkpoints', 'checkpoint'))  # update 100
   time.sleep(0.5)
   proc.send_signal(signal.SIGTERM)
   assert proc.wait(timeout=60) == 128 + signal.SIGTERM
