@@ -270,3 +270,21 @@ def test_previous_action_reward_wrapper():
   assert list(obs['prev_action']) == [0, 0, 0]
   assert list(obs['prev_reward']) == [0, 0, 0]
   assert envs.observation_space.contains(obs)
+
+
+def test_the_numpy_example_learns():
+  """docs/examples/vector_ucb_bandits.py: UCB1 through the wrapper's
+  previous action and reward beats random play by far."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+      __file__))), 'docs', 'examples', 'vector_ucb_bandits.py')
+  spec = importlib.util.spec_from_file_location('vector_ucb_bandits', path)
+  example = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(example)
+  envs = gym_vector.PreviousActionReward(
+      gym_vector.TaskVectorEnv('independent', 256, num_trials=100))
+  random_regret = example.play(envs, example.random_policy, 1, seed=0)
+  ucb_regret = example.play(envs, example.ucb1, 1, seed=0)
+  assert 14 < random_regret < 20  # chance: 100 * E|p1 - p2| / 2 = 16.7
+  assert ucb_regret < 0.5 * random_regret
