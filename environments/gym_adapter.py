@@ -99,7 +99,7 @@ FRAMES_PER_SECOND = 60.0
 
 # Seeds drawn for an unseeded first reset lie in [0, 2**31 - 1), the range
 # `core.make_key` distinguishes.
-_SEED_RANGE = 2**31 - 1
+SEED_RANGE = 2**31 - 1
 
 
 def spec_to_space(spec) -> spaces.Space:
@@ -251,7 +251,7 @@ class DmEnvAdapter(gymnasium.Env):
             'reseeded; give DmEnvAdapter a factory called with seed= instead')
     elif seed is not None or self._env is None:
       if seed is None:
-        seed = int(self.np_random.integers(_SEED_RANGE))
+        seed = int(self.np_random.integers(SEED_RANGE))
       if self._env is not None:
         self._env.close()
       self._env = self._factory(seed=seed)

@@ -71,7 +71,6 @@ import environments
 from environments import core as core_lib
 from environments import gym_adapter
 
-_SEED_RANGE = 2**31 - 1  # as the single-env face (`gym_adapter`)
 
 
 class CoreVectorEnv(gymnasium.vector.VectorEnv):
@@ -159,7 +158,7 @@ class CoreVectorEnv(gymnasium.vector.VectorEnv):
       raise ValueError(f'reset takes no options, got {sorted(options)}')
     if seed is not None or self._root is None:
       if seed is None:
-        seed = int(self.np_random.integers(_SEED_RANGE))
+        seed = int(self.np_random.integers(gym_adapter.SEED_RANGE))
       self._root, self._calls = core_lib.make_key(int(seed)), 0
     state, obs, task_info = self._reset_fn(self._root, self._next_call())
     self._state = state
